@@ -1,0 +1,126 @@
+/// The small tag language in which formatted text travels to and from a language model.
+///
+/// Entity `i` of the source becomes `<ei>…</ei>` around the text it covers; `&`, `<` and `>` in the text are
+/// escaped as `&amp;`, `&lt;` and `&gt;`, so text that imitates our markup stays text. Entities that cross
+/// each other are cut into properly nested pieces that share an index and are merged again on parsing.
+/// Parsing is strict: an unknown or unbalanced tag, a missing or duplicated entity is an error, never guessed.
+public enum EntityMarkup {
+    public struct ParseError: Error, CustomStringConvertible, Sendable, Equatable {
+        public let description: String
+    }
+
+    /// Serialises `content` into markup.
+    public static func encode(_ content: FormattedText) -> String {
+        let units = Array(content.text.utf16)
+        // Cut points: every entity boundary.
+        var cuts = Set<Int>([0, units.count])
+        for e in content.entities { cuts.insert(e.offset); cuts.insert(e.offset + e.length) }
+        let points = cuts.sorted()
+        var out = ""
+        var open: [Int] = []  // stack of entity indices currently open
+        for (start, end) in zip(points, points.dropFirst()) {
+            let active = content.entities.indices.filter { content.entities[$0].offset <= start && content.entities[$0].offset + content.entities[$0].length >= end }
+            // Close what is not active any more, or what must close to reopen in nesting order.
+            let desired = active.sorted { lhs, rhs in
+                let a = content.entities[lhs], b = content.entities[rhs]
+                return a.offset != b.offset ? a.offset < b.offset : (a.length != b.length ? a.length > b.length : lhs < rhs)
+            }
+            var keep = 0
+            while keep < open.count, keep < desired.count, open[keep] == desired[keep] { keep += 1 }
+            while open.count > keep { out += "</e\(open.removeLast())>" }
+            for index in desired[keep...] {
+                out += "<e\(index)>"
+                open.append(index)
+            }
+            out += escape(String(decoding: units[start..<end], as: UTF16.self))
+        }
+        while let index = open.popLast() { out += "</e\(index)>" }
+        return out
+    }
+
+    /// Parses markup back into text plus entities, taking each entity's attributes from `template`.
+    ///
+    /// - Throws: ``ParseError`` when a tag is unknown or unbalanced, or when an entity of `template` is missing.
+    public static func decode(_ markup: String, template: [MessageEntity]) throws(ParseError) -> FormattedText {
+        var text = ""
+        var utf16Length = 0
+        var stack: [(index: Int, start: Int)] = []
+        var pieces: [Int: [Range<Int>]] = [:]
+        var scalars = Substring(markup).unicodeScalars[...]
+        while let scalar = scalars.first {
+            if scalar == "<" {
+                guard let close = scalars.firstIndex(of: ">") else { throw ParseError(description: "unterminated tag") }
+                let tag = String(String.UnicodeScalarView(scalars[scalars.index(after: scalars.startIndex)..<close]))
+                scalars = scalars[scalars.index(after: close)...]
+                let closing = tag.hasPrefix("/")
+                let name = closing ? tag.dropFirst() : Substring(tag)
+                guard name.hasPrefix("e"), let index = Int(name.dropFirst()), template.indices.contains(index) else {
+                    throw ParseError(description: "unknown tag <\(tag)>")
+                }
+                if closing {
+                    guard let top = stack.popLast(), top.index == index else { throw ParseError(description: "tag </e\(index)> closes nothing open") }
+                    if utf16Length > top.start { pieces[index, default: []].append(top.start..<utf16Length) }
+                } else {
+                    stack.append((index, utf16Length))
+                }
+            } else if scalar == "&" {
+                guard let semi = scalars.prefix(6).firstIndex(of: ";") else { throw ParseError(description: "bare & in markup") }
+                let name = String(String.UnicodeScalarView(scalars[scalars.index(after: scalars.startIndex)..<semi]))
+                let replacement: String
+                switch name {
+                case "amp": replacement = "&"
+                case "lt": replacement = "<"
+                case "gt": replacement = ">"
+                default: throw ParseError(description: "unknown escape &\(name);")
+                }
+                text += replacement
+                utf16Length += 1
+                scalars = scalars[scalars.index(after: semi)...]
+            } else if scalar == ">" {
+                throw ParseError(description: "bare > in markup")
+            } else {
+                text.unicodeScalars.append(scalar)
+                utf16Length += scalar.utf16.count
+                scalars = scalars.dropFirst()
+            }
+        }
+        guard stack.isEmpty else { throw ParseError(description: "tag <e\(stack.last!.index)> is never closed") }
+        var entities: [MessageEntity] = []
+        for (index, entity) in template.enumerated() {
+            guard let ranges = pieces[index]?.sorted(by: { $0.lowerBound < $1.lowerBound }), !ranges.isEmpty else {
+                throw ParseError(description: "formatting \(entity.type) (e\(index)) is missing from the translation")
+            }
+            // Pieces of one crossing entity that touch are one entity again.
+            var merged: [Range<Int>] = []
+            for r in ranges {
+                if let last = merged.last, last.upperBound >= r.lowerBound {
+                    merged[merged.count - 1] = last.lowerBound..<max(last.upperBound, r.upperBound)
+                } else {
+                    merged.append(r)
+                }
+            }
+            for r in merged {
+                var copy = entity
+                copy.offset = r.lowerBound
+                copy.length = r.count
+                entities.append(copy)
+            }
+        }
+        entities.sort { $0.offset != $1.offset ? $0.offset < $1.offset : $0.length > $1.length }
+        return FormattedText(text: text, entities: entities)
+    }
+
+    static func escape(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count)
+        for c in text.unicodeScalars {
+            switch c {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            default: out.unicodeScalars.append(c)
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,154 @@
+import Foundation
+
+/// Everything a job needs from its environment, validated once at start.
+///
+/// Values come from the process environment, then `.env`, then `app_settings.env` (in the working
+/// directory); the first that defines a variable wins, so a Heroku config var always beats a file.
+public struct Config: Sendable {
+    public var databaseURL: ConnectionString
+    /// The route built from `SRC_CHANNEL`, `DST_CHANNEL` and `TARGET_LANG`.
+    public var defaultRoute: RouteSpec
+    public var logLevel: LogLevel
+    public var anthropic: AnthropicSettings?
+
+    /// Claude settings; present only when `ANTHROPIC_API_KEY` is set.
+    public struct AnthropicSettings: Sendable {
+        public var apiKey: String
+        public var model: String
+        public var baseURL: String
+    }
+
+    public static let defaultClaudeModel = "claude-haiku-5-5"
+    public static let defaultAnthropicBaseURL = "https://api.anthropic.com"
+
+    /// Every variable the product reads, with its meaning; `--help` and the README list the same.
+    public static let variables: [(name: String, meaning: String)] = [
+        ("DATABASE_URL", "PostgreSQL connection string, URL or keyword form (required)"),
+        ("SRC_CHANNEL", "source of the default route, e.g. export:/path/to/result.json (required)"),
+        ("DST_CHANNEL", "destination of the default route, e.g. files:./out (required)"),
+        ("TARGET_LANG", "language to translate into, e.g. en, de, pt-BR (required)"),
+        ("ANTHROPIC_API_KEY", "Claude API key; without it the offline pseudo-translator is used"),
+        ("CLAUDE_MODEL", "Claude model id (default \(defaultClaudeModel))"),
+        ("ANTHROPIC_BASE_URL", "Anthropic API base URL (default \(defaultAnthropicBaseURL))"),
+        ("LOG_LEVEL", "trace, debug, info, notice, warning or error (default info)"),
+    ]
+
+    /// All problems found, one line each.
+    public struct ValidationError: Error, CustomStringConvertible, Sendable {
+        public let problems: [String]
+        public var description: String { problems.joined(separator: "\n") }
+    }
+
+    /// Loads and validates; throws every problem at once rather than the first.
+    public static func load(
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        directory: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
+        redactor: SecretRedactor = .shared
+    ) throws(ValidationError) -> Config {
+        let (merged, problems) = mergedValues(environment: environment, directory: directory)
+        return try validate(merged, problems: problems, redactor: redactor)
+    }
+
+    /// What `migrate` needs: only the database and the log level.
+    public static func loadDatabaseSettings(
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        directory: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
+        redactor: SecretRedactor = .shared
+    ) throws(ValidationError) -> (database: ConnectionString, logLevel: LogLevel) {
+        var (merged, problems) = mergedValues(environment: environment, directory: directory)
+        // Fill the route variables so only the database settings can fail.
+        merged["SRC_CHANNEL"] = "export:-"
+        merged["DST_CHANNEL"] = "files:-"
+        merged["TARGET_LANG"] = "en"
+        merged["ANTHROPIC_API_KEY"] = nil
+        let config = try validate(merged, problems: problems, redactor: redactor)
+        return (config.databaseURL, config.logLevel)
+    }
+
+    /// Environment over `.env` over `app_settings.env`, plus a problem for each unreadable file line.
+    static func mergedValues(environment: [String: String], directory: URL) -> ([String: String], [String]) {
+        var problems: [String] = []
+        var merged: [String: String] = [:]
+        for name in ["app_settings.env", ".env"] {
+            let url = directory.appendingPathComponent(name)
+            guard let text = try? String(contentsOf: url, encoding: .utf8) else { continue }
+            do {
+                merged.merge(try EnvFile.parse(text, file: name)) { _, new in new }
+            } catch {
+                problems.append("\(error.file) line \(error.line): \(error.reason); fix or remove that line")
+            }
+        }
+        merged.merge(environment.filter { !$0.value.isEmpty }) { _, env in env }
+        return (merged, problems)
+    }
+
+    static func validate(_ values: [String: String], problems initial: [String], redactor: SecretRedactor) throws(ValidationError) -> Config {
+        var problems = initial
+        func required(_ name: String, _ example: String) -> String? {
+            guard let value = values[name]?.trimmingWhitespace(), !value.isEmpty else {
+                problems.append("\(name) is not set; set it, e.g. \(name)=\(example)")
+                return nil
+            }
+            return value
+        }
+
+        // Register secrets before anything can print them.
+        if let key = values["ANTHROPIC_API_KEY"] { redactor.register(key) }
+
+        var database: ConnectionString?
+        if let url = required("DATABASE_URL", "postgres://user:password@host:5432/postgres?sslmode=require") {
+            do {
+                database = try ConnectionString(url)
+            } catch {
+                problems.append("\(error.message); use postgres://user:password@host:port/dbname or host=… dbname=…")
+            }
+        }
+        if let password = database?.password { redactor.register(password) }
+
+        var source: SourceSpec?
+        if let value = required("SRC_CHANNEL", "export:/path/to/result.json") {
+            do { source = try SourceSpec(value) } catch { problems.append("SRC_CHANNEL: \(error.description)") }
+        }
+        var destination: DestinationSpec?
+        if let value = required("DST_CHANNEL", "files:./out") {
+            do { destination = try DestinationSpec(value) } catch { problems.append("DST_CHANNEL: \(error.description)") }
+        }
+        var language: LanguageCode?
+        if let value = required("TARGET_LANG", "en") {
+            language = LanguageCode(value)
+            if language == nil { problems.append("TARGET_LANG=\(value) is not a language code; use e.g. en, de, pt-BR") }
+        }
+
+        var logLevel = LogLevel.info
+        if let raw = values["LOG_LEVEL"] {
+            if let level = LogLevel(name: raw) {
+                logLevel = level
+            } else {
+                problems.append("LOG_LEVEL=\(raw) is not a level; use one of \(LogLevel.allCases.map(\.description).joined(separator: ", "))")
+            }
+        }
+
+        var anthropic: AnthropicSettings?
+        if let key = values["ANTHROPIC_API_KEY"]?.trimmingWhitespace(), !key.isEmpty {
+            let baseURL = values["ANTHROPIC_BASE_URL"] ?? defaultAnthropicBaseURL
+            if !(baseURL.hasPrefix("https://") || baseURL.hasPrefix("http://")) {
+                problems.append("ANTHROPIC_BASE_URL=\(baseURL) is not an http(s) URL; unset it to use \(defaultAnthropicBaseURL)")
+            }
+            anthropic = AnthropicSettings(
+                apiKey: key,
+                model: values["CLAUDE_MODEL"] ?? defaultClaudeModel,
+                baseURL: baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+            )
+        }
+
+        guard problems.isEmpty, let database, let source, let destination, let language else {
+            throw ValidationError(problems: problems)
+        }
+        return Config(
+            databaseURL: database,
+            defaultRoute: RouteSpec(source: source, destination: destination, targetLanguage: language),
+            logLevel: logLevel,
+            anthropic: anthropic
+        )
+    }
+}

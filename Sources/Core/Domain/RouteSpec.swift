@@ -1,0 +1,79 @@
+import Foundation
+
+/// Where posts come from, written as `kind:argument` in `SRC_CHANNEL` and in `routes.source`.
+public enum SourceSpec: Sendable, Hashable, CustomStringConvertible {
+    /// A Telegram Desktop "Export chat history" `result.json`.
+    case desktopExport(path: String)
+
+    public struct ParseError: Error, CustomStringConvertible, Sendable {
+        public let description: String
+    }
+
+    public init(_ text: String) throws(ParseError) {
+        if text.hasPrefix("export:") {
+            let path = String(text.dropFirst("export:".count))
+            guard !path.isEmpty else { throw ParseError(description: "export: needs a path, e.g. export:/data/result.json") }
+            self = .desktopExport(path: path)
+        } else {
+            throw ParseError(description: "\(text) is not a supported source; use export:/path/to/result.json (a Telegram Desktop channel export)")
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .desktopExport(let path): "export:\(path)"
+        }
+    }
+}
+
+/// Where translated posts go, written as `kind:argument` in `DST_CHANNEL` and in `routes.destination`.
+public enum DestinationSpec: Sendable, Hashable, CustomStringConvertible {
+    /// A folder receiving `publications.jsonl` and a side-by-side `index.html`, for dry runs and review.
+    case files(directory: String)
+
+    public init(_ text: String) throws(SourceSpec.ParseError) {
+        if text.hasPrefix("files:") {
+            let dir = String(text.dropFirst("files:".count))
+            guard !dir.isEmpty else { throw SourceSpec.ParseError(description: "files: needs a folder, e.g. files:./out") }
+            self = .files(directory: dir)
+        } else {
+            throw SourceSpec.ParseError(description: "\(text) is not a supported destination; use files:/path/to/folder")
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .files(let directory): "files:\(directory)"
+        }
+    }
+}
+
+/// A BCP 47-style language tag as operators write it (`en`, `de`, `pt-BR`, `zh-Hans`).
+public struct LanguageCode: Sendable, Hashable, CustomStringConvertible {
+    public let description: String
+    public init?(_ text: String) {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard let first = parts.first, (2...3).contains(first.count), first.allSatisfy({ $0.isASCII && $0.isLetter }),
+            parts.dropFirst().allSatisfy({ (2...8).contains($0.count) && $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber) } })
+        else { return nil }
+        description = text
+    }
+}
+
+/// A route as configured: one source mirrored into one destination in one language.
+public struct RouteSpec: Sendable, Hashable {
+    public var source: SourceSpec
+    public var destination: DestinationSpec
+    public var targetLanguage: LanguageCode
+    public init(source: SourceSpec, destination: DestinationSpec, targetLanguage: LanguageCode) {
+        self.source = source
+        self.destination = destination
+        self.targetLanguage = targetLanguage
+    }
+}
+
+/// A route as stored, with its database id.
+public struct Route: Sendable, Hashable {
+    public let id: Int64
+    public let spec: RouteSpec
+}

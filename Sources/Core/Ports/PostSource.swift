@@ -1,0 +1,23 @@
+/// What a fetch from a source returned.
+public struct SourceBatch: Sendable {
+    /// The channel, in Bot API form (`-100…` for channels and supergroups).
+    public var chatID: Int64
+    public var title: String
+    /// Posts newer than the requested offset, in message id order.
+    public var posts: [SourcePost]
+    /// The highest message id seen, service messages included; the new offset once `posts` are stored.
+    public var lastMessageID: Int64?
+
+    public init(chatID: Int64, title: String, posts: [SourcePost], lastMessageID: Int64?) {
+        self.chatID = chatID
+        self.title = title
+        self.posts = posts
+        self.lastMessageID = lastMessageID
+    }
+}
+
+/// A reader of one source channel.
+public protocol PostSource: Sendable {
+    /// Posts with a message id greater than `offset` (all posts when `offset` is `nil`).
+    func fetch(after offset: Int64?) async throws -> SourceBatch
+}

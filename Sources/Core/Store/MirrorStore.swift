@@ -1,0 +1,290 @@
+import Foundation
+
+/// Every read and state change of the pipeline, as parameterised SQL against the `mirror` schema.
+///
+/// Each method that changes state writes its event in the same transaction, so the event log never
+/// disagrees with the rows it describes.
+public struct MirrorStore: Sendable {
+    public let database: Database
+
+    public init(database: Database) {
+        self.database = database
+    }
+
+    // MARK: - Routes
+
+    /// Creates the route for this channel, destination and language, or points the existing one at `spec`'s
+    /// source (the export path may change from one export to the next).
+    public func upsertRoute(_ spec: RouteSpec, chatID: Int64) async throws -> Route {
+        try await database.transaction { conn in
+            let row = try conn.query("""
+                INSERT INTO mirror.routes (source, source_chat_id, destination, target_lang)
+                VALUES ($1, $2, $3, $4)
+                ON CONFLICT (source_chat_id, destination, target_lang) DO UPDATE SET source = EXCLUDED.source
+                RETURNING id, (xmax = 0) AS created
+                """, [spec.source.description, chatID, spec.destination.description, spec.targetLanguage.description]).first!
+            let id: Int64 = try row.decode("id")
+            if try row.decode("created", as: Bool.self) {
+                try Self.recordEvent(conn, kind: "route_created", routeID: id, detail: ["source": spec.source.description, "destination": spec.destination.description])
+            }
+            return Route(id: id, spec: spec)
+        }
+    }
+
+    /// Enabled routes with the chat each one reads.
+    public func routes() async throws -> [(route: Route, chatID: Int64)] {
+        let rows = try await database.withConnection { conn in
+            try conn.query("SELECT id, source, source_chat_id, destination, target_lang FROM mirror.routes WHERE enabled ORDER BY id")
+        }
+        return try rows.map { row in
+            let source: String = try row.decode("source")
+            let destination: String = try row.decode("destination")
+            let lang: String = try row.decode("target_lang")
+            guard let language = LanguageCode(lang) else {
+                throw PostgresError(code: .decoding, message: "route \(try row.decode("id", as: Int64.self)) has invalid target_lang \(lang)")
+            }
+            let spec = RouteSpec(source: try SourceSpec(source), destination: try DestinationSpec(destination), targetLanguage: language)
+            return (Route(id: try row.decode("id"), spec: spec), try row.decode("source_chat_id"))
+        }
+    }
+
+    // MARK: - Fetch
+
+    /// The newest message id already imported from `chatID`.
+    public func offset(chatID: Int64) async throws -> Int64? {
+        try await database.withConnection { conn in
+            try conn.query("SELECT last_message_id FROM mirror.source_offsets WHERE chat_id = $1", [chatID]).first?.decode("last_message_id")
+        }
+    }
+
+    /// Stores posts and advances the chat's offset to `newOffset` in one transaction.
+    ///
+    /// - Returns: how many posts were new (re-imported ids are left as they are).
+    public func importPosts(_ posts: [SourcePost], chatID: Int64, newOffset: Int64) async throws -> Int {
+        let payload = try JSONText(encoding: posts.map(PostRow.init))
+        return try await database.transaction { conn in
+            let inserted = try conn.query("""
+                WITH incoming AS (
+                    SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
+                        chat_id bigint, message_id bigint, posted_at double precision, edited_at double precision,
+                        text text, entities jsonb, media jsonb, album_id text, needs_translation boolean)
+                ), inserted AS (
+                    INSERT INTO mirror.posts (chat_id, message_id, posted_at, edited_at, text, entities, media, album_id, needs_translation)
+                    SELECT chat_id, message_id, to_timestamp(posted_at), to_timestamp(edited_at), text, entities, media, album_id, needs_translation
+                    FROM incoming ORDER BY message_id
+                    ON CONFLICT (chat_id, message_id) DO NOTHING
+                    RETURNING id
+                )
+                INSERT INTO mirror.events (kind, post_id) SELECT 'fetched', id FROM inserted
+                """, [payload]).affectedRows
+            try conn.query("""
+                INSERT INTO mirror.source_offsets (chat_id, last_message_id) VALUES ($1, $2)
+                ON CONFLICT (chat_id) DO UPDATE SET last_message_id = GREATEST(mirror.source_offsets.last_message_id, EXCLUDED.last_message_id), updated_at = now()
+                """, [chatID, newOffset])
+            return inserted
+        }
+    }
+
+    // MARK: - Translate
+
+    /// Posts of `chatID` after `afterMessageID` that need a translation into `language` and have none yet,
+    /// oldest first, leaving out posts parked after `maxAttempts` failures.
+    public func untranslatedPosts(
+        chatID: Int64, language: LanguageCode, afterMessageID: Int64, maxAttempts: Int, limit: Int
+    ) async throws -> [(postID: Int64, messageID: Int64, content: FormattedText)] {
+        let rows = try await database.withConnection { conn in
+            try conn.query("""
+                SELECT p.id, p.message_id, p.text, p.entities FROM mirror.posts p
+                WHERE p.chat_id = $1 AND p.needs_translation AND p.message_id > $3
+                  AND NOT EXISTS (SELECT 1 FROM mirror.translations t WHERE t.post_id = p.id AND t.target_lang = $2)
+                  AND NOT EXISTS (SELECT 1 FROM mirror.translation_failures f
+                                  WHERE f.post_id = p.id AND f.target_lang = $2 AND f.attempts >= $4)
+                ORDER BY p.message_id
+                LIMIT $5
+                """, [chatID, language.description, afterMessageID, maxAttempts, limit])
+        }
+        return try rows.map { row in
+            (try row.decode("id"), try row.decode("message_id"), FormattedText(text: try row.decode("text"), entities: try row.decodeJSON("entities")))
+        }
+    }
+
+    /// Stores a translation and its event; clears any recorded failure.
+    public func saveTranslation(postID: Int64, language: LanguageCode, output: TranslationOutput, translator: String) async throws {
+        let entities = try JSONText(encoding: output.content.entities)
+        try await database.transaction { conn in
+            try conn.query("""
+                INSERT INTO mirror.translations (post_id, target_lang, text, entities, translator, input_tokens, output_tokens)
+                VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7)
+                ON CONFLICT (post_id, target_lang) DO NOTHING
+                """, [postID, language.description, output.content.text, entities, translator, output.usage.inputTokens, output.usage.outputTokens])
+            try conn.query("DELETE FROM mirror.translation_failures WHERE post_id = $1 AND target_lang = $2", [postID, language.description])
+            try Self.recordEvent(conn, kind: "translated", postID: postID, detail: [
+                "target_lang": language.description, "translator": translator,
+                "input_tokens": String(output.usage.inputTokens), "output_tokens": String(output.usage.outputTokens),
+            ])
+        }
+    }
+
+    /// Records a failed attempt with its reason.
+    public func recordTranslationFailure(postID: Int64, language: LanguageCode, reason: String) async throws {
+        try await database.transaction { conn in
+            try conn.query("""
+                INSERT INTO mirror.translation_failures (post_id, target_lang, attempts, last_error) VALUES ($1, $2, 1, $3)
+                ON CONFLICT (post_id, target_lang) DO UPDATE SET attempts = mirror.translation_failures.attempts + 1,
+                    last_error = EXCLUDED.last_error, updated_at = now()
+                """, [postID, language.description, reason])
+            try Self.recordEvent(conn, kind: "translation_failed", postID: postID, detail: ["target_lang": language.description, "error": reason])
+        }
+    }
+
+    // MARK: - Publish
+
+    /// An unpublished post with what should go out for it.
+    public struct PendingPublication: Sendable {
+        public var postID: Int64
+        public var post: SourcePost
+        /// The translation, or the source text when none is needed; `nil` while the translation is missing.
+        public var content: FormattedText?
+        /// Translation failed too often; the post waits for an operator and does not block the route.
+        public var parked: Bool
+    }
+
+    /// Unpublished posts of a route in source order, after `afterMessageID`, up to `limit` posts.
+    public func unpublishedPosts(route: Route, chatID: Int64, afterMessageID: Int64, maxAttempts: Int, limit: Int) async throws -> [PendingPublication] {
+        let rows = try await database.withConnection { conn in
+            try conn.query("""
+                SELECT p.id, p.chat_id, p.message_id, extract(epoch FROM p.posted_at)::float8 AS posted_at,
+                       extract(epoch FROM p.edited_at)::float8 AS edited_at, p.text, p.entities, p.media, p.album_id,
+                       p.needs_translation, t.text AS t_text, t.entities AS t_entities,
+                       COALESCE(f.attempts, 0) >= $5 AS parked
+                FROM mirror.posts p
+                LEFT JOIN mirror.translations t ON t.post_id = p.id AND t.target_lang = $3
+                LEFT JOIN mirror.translation_failures f ON f.post_id = p.id AND f.target_lang = $3
+                WHERE p.chat_id = $2 AND p.message_id > $6
+                  AND NOT EXISTS (SELECT 1 FROM mirror.publications x WHERE x.route_id = $1 AND x.post_id = p.id)
+                ORDER BY p.message_id
+                LIMIT $4
+                """, [route.id, chatID, route.spec.targetLanguage.description, limit, maxAttempts, afterMessageID])
+        }
+        return try rows.map { row in
+            let post = SourcePost(
+                chatID: try row.decode("chat_id"),
+                messageID: try row.decode("message_id"),
+                date: Date(timeIntervalSince1970: try row.decode("posted_at", as: Double.self)),
+                editDate: try row.decodeIfPresent("edited_at", as: Double.self).map { Date(timeIntervalSince1970: $0) },
+                content: FormattedText(text: try row.decode("text"), entities: try row.decodeJSON("entities")),
+                media: try row.decodeJSON("media"),
+                albumID: try row.decodeIfPresent("album_id")
+            )
+            let content: FormattedText?
+            if try row.decode("needs_translation", as: Bool.self) {
+                if let text: String = try row.decodeIfPresent("t_text") {
+                    content = FormattedText(text: text, entities: try row.decodeJSON("t_entities"))
+                } else {
+                    content = nil
+                }
+            } else {
+                content = post.content
+            }
+            return PendingPublication(postID: try row.decode("id"), post: post, content: content, parked: try content == nil && row.decode("parked", as: Bool.self))
+        }
+    }
+
+    /// Publications of a route left in `publishing` by an interrupted run.
+    public func interruptedPublications(routeID: Int64) async throws -> [Int64] {
+        try await database.withConnection { conn in
+            try conn.query("SELECT post_id FROM mirror.publications WHERE route_id = $1 AND state = 'publishing' ORDER BY post_id", [routeID])
+                .map { try $0.decode("post_id") }
+        }
+    }
+
+    /// Commits the intent to publish before the destination is touched.
+    public func markPublishing(routeID: Int64, postIDs: [Int64]) async throws {
+        try await database.transaction { conn in
+            for postID in postIDs {
+                try conn.query("""
+                    INSERT INTO mirror.publications (route_id, post_id, state) VALUES ($1, $2, 'publishing')
+                    ON CONFLICT (route_id, post_id) DO NOTHING
+                    """, [routeID, postID])
+            }
+        }
+    }
+
+    /// Records what a unit produced and advances the route's published offset, with one event per post.
+    public func markPublished(routeID: Int64, postIDs: [Int64], destinationIDs: [String], lastMessageID: Int64) async throws {
+        try await database.transaction { conn in
+            for (index, postID) in postIDs.enumerated() {
+                let ids = index < destinationIDs.count ? [destinationIDs[index]] : []
+                try conn.query("""
+                    UPDATE mirror.publications SET state = 'published', destination_ids = $3::jsonb, updated_at = now()
+                    WHERE route_id = $1 AND post_id = $2
+                    """, [routeID, postID, try JSONText(encoding: ids)])
+                try Self.recordEvent(conn, kind: "published", routeID: routeID, postID: postID, detail: ["destination_ids": ids.joined(separator: ",")])
+            }
+            try conn.query("""
+                UPDATE mirror.routes SET last_published_message_id = GREATEST(COALESCE(last_published_message_id, 0), $2) WHERE id = $1
+                """, [routeID, lastMessageID])
+        }
+    }
+
+    /// Forgets a `publishing` mark whose unit never reached the destination, so it is published again.
+    public func clearPublishing(routeID: Int64, postIDs: [Int64]) async throws {
+        try await database.transaction { conn in
+            for postID in postIDs {
+                try conn.query("DELETE FROM mirror.publications WHERE route_id = $1 AND post_id = $2 AND state = 'publishing'", [routeID, postID])
+            }
+        }
+    }
+
+    /// Post ids of the unit that starts with `postID` (the album's other posts, if any).
+    public func unitPostIDs(routeID: Int64, postID: Int64) async throws -> (key: String, postIDs: [Int64], lastMessageID: Int64) {
+        try await database.withConnection { conn in
+            let rows = try conn.query("""
+                SELECT p.id, p.chat_id, p.message_id FROM mirror.posts p
+                JOIN mirror.posts first ON first.id = $2
+                WHERE p.id = first.id OR (first.album_id IS NOT NULL AND p.chat_id = first.chat_id AND p.album_id = first.album_id)
+                ORDER BY p.message_id
+                """, [routeID, postID])
+            let ids: [Int64] = try rows.map { try $0.decode("id") }
+            guard let first = rows.first, let last = Array(rows).last else {
+                throw PostgresError(code: .unexpectedResult, message: "post \(postID) does not exist")
+            }
+            let key = "\(routeID)/\(try first.decode("chat_id", as: Int64.self))/\(try first.decode("message_id", as: Int64.self))"
+            return (key, ids, try last.decode("message_id"))
+        }
+    }
+
+    // MARK: - Events
+
+    static func recordEvent(_ conn: PostgresConnection, kind: String, routeID: Int64? = nil, postID: Int64? = nil, detail: [String: String] = [:]) throws {
+        try conn.query(
+            "INSERT INTO mirror.events (kind, route_id, post_id, detail) VALUES ($1, $2, $3, $4::jsonb)",
+            [kind, routeID, postID, try JSONText(encoding: detail)]
+        )
+    }
+}
+
+/// The JSON shape `importPosts` hands to `jsonb_to_recordset`.
+private struct PostRow: Encodable {
+    var chat_id: Int64
+    var message_id: Int64
+    var posted_at: Double
+    var edited_at: Double?
+    var text: String
+    var entities: [MessageEntity]
+    var media: [MediaDescriptor]
+    var album_id: String?
+    var needs_translation: Bool
+
+    init(_ post: SourcePost) {
+        chat_id = post.chatID
+        message_id = post.messageID
+        posted_at = post.date.timeIntervalSince1970
+        edited_at = post.editDate?.timeIntervalSince1970
+        text = post.content.text
+        entities = post.content.entities
+        media = post.media
+        album_id = post.albumID
+        needs_translation = post.needsTranslation
+    }
+}

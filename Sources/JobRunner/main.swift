@@ -1,0 +1,3 @@
+import Jobs
+
+await CommandLineTool.main(Array(CommandLine.arguments.dropFirst()))

@@ -1,0 +1,170 @@
+import Core
+import Dispatch
+import Foundation
+
+/// The `JobRunner` command: parses arguments, loads config, runs jobs, and turns the outcome into one
+/// summary line and an exit status.
+public enum CommandLineTool {
+    public static func main(_ arguments: [String]) async -> Never {
+        let code = await run(arguments)
+        exit(code.rawValue)
+    }
+
+    static func run(_ arguments: [String]) async -> ExitCode {
+        let invocation: Invocation
+        do {
+            invocation = try Invocation.parse(arguments)
+        } catch {
+            printError(error.description + "\n" + "Run `JobRunner --help` for usage.")
+            return .usage
+        }
+        guard let command = invocation.command else {
+            print(HelpText.general, terminator: "")
+            return invocation.help ? .success : .usage
+        }
+        if invocation.help {
+            print(HelpText.command(command), terminator: "")
+            return .success
+        }
+
+        let stop = StopSignal()
+        let signals = installSignalHandlers(stop)
+        defer { withExtendedLifetime(signals) {} }
+
+        do {
+            if command == .migrate {
+                return try await migrate()
+            }
+            let config = try Config.load()
+            let logger = Logger(level: config.logLevel).with("job", command.rawValue)
+            let context = JobContext.live(config: config, logger: logger, stop: stop)
+            let job = job(for: command)
+            if let every = invocation.every {
+                return await loop(job, every: every, context: context)
+            }
+            return try await runOnce(job, context: context)
+        } catch {
+            report(error, command: command.rawValue)
+            return ExitCode.forError(error)
+        }
+    }
+
+    static func job(for command: Invocation.Command) -> any Job {
+        switch command {
+        case .fetch: FetchJob()
+        case .translatePending: TranslatePendingJob()
+        case .publish: PublishJob()
+        case .all, .migrate: Pipeline()
+        }
+    }
+
+    static func migrate() async throws -> ExitCode {
+        let settings = try Config.loadDatabaseSettings()
+        let logger = Logger(level: settings.logLevel).with("job", "migrate")
+        let start = ContinuousClock.now
+        let database = Database(settings.database, logger: logger)
+        let applied = try await Migrator(database: database, logger: logger).migrate()
+        logger.info("run finished", [
+            "outcome": "ok", "applied": applied.count, "schema_version": Migration.all.last?.version ?? 0,
+            "duration_s": seconds(since: start),
+        ])
+        return .success
+    }
+
+    static func runOnce(_ job: any Job, context: JobContext) async throws -> ExitCode {
+        let start = ContinuousClock.now
+        try await SchemaCheck.ensureCurrent(context.store.database)
+        let summary = try await job.run(context)
+        logSummary(summary, outcome: context.stop.isStopRequested ? "stopped" : "ok", start: start, logger: context.logger)
+        return .success
+    }
+
+    /// Runs `job` every `interval` until a stop is requested. A failed iteration is logged and the loop goes
+    /// on (a database restart or an API outage must not kill the worker); a configuration error ends it.
+    static func loop(_ job: any Job, every interval: Duration, context: JobContext) async -> ExitCode {
+        context.logger.info("loop started", ["every": interval])
+        var iterations = 0
+        while !context.stop.isStopRequested {
+            let start = ContinuousClock.now
+            iterations += 1
+            do {
+                try await SchemaCheck.ensureCurrent(context.store.database)
+                let summary = try await job.run(context)
+                logSummary(summary, outcome: "ok", start: start, logger: context.logger.with("iteration", iterations))
+            } catch let error as TranslationError where error.kind == .fatal {
+                report(error, command: type(of: job).name)
+                return .failure
+            } catch let error as SchemaCheck.OutdatedSchema {
+                report(error, command: type(of: job).name)
+                return .failure
+            } catch {
+                context.logger.error("iteration failed; retrying at the next interval", ["error": String(describing: error), "iteration": iterations])
+            }
+            let deadline = start + interval
+            while !context.stop.isStopRequested, ContinuousClock.now < deadline {
+                try? await Task.sleep(for: min(.milliseconds(100), deadline - ContinuousClock.now))
+            }
+        }
+        context.logger.info("run finished", ["outcome": "stopped", "iterations": iterations])
+        return .success
+    }
+
+    static func logSummary(_ summary: JobSummary, outcome: String, start: ContinuousClock.Instant, logger: Logger) {
+        var line = "outcome=\(outcome)"
+        for (key, value) in summary.counts.sorted(by: { $0.key < $1.key }) { line += " \(key)=\(value)" }
+        logger.log(.info, "run finished", ["summary": line, "duration_s": seconds(since: start)])
+    }
+
+    static func seconds(since start: ContinuousClock.Instant) -> String {
+        let elapsed = ContinuousClock.now - start
+        return String(format: "%.3f", Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+    }
+
+    /// One line on stderr, secrets masked.
+    static func report(_ error: Error, command: String) {
+        let text: String
+        switch error {
+        case let error as Config.ValidationError:
+            text = "configuration is invalid:\n" + error.problems.map { "  - " + $0 }.joined(separator: "\n")
+        default:
+            text = String(describing: error)
+        }
+        printError("\(command) failed: \(text)")
+    }
+
+    static func printError(_ text: String) {
+        FileHandle.standardError.write(Data(("error: " + SecretRedactor.shared.redact(text) + "\n").utf8))
+    }
+
+    /// SIGTERM (Heroku's shutdown) and SIGINT (Ctrl-C) ask jobs to stop at the next safe point.
+    static func installSignalHandlers(_ stop: StopSignal) -> [DispatchSourceSignal] {
+        [SIGTERM, SIGINT].map { signo in
+            signal(signo, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signo, queue: .global())
+            source.setEventHandler {
+                if stop.isStopRequested, signo == SIGINT { exit(130) }
+                stop.requestStop()
+                FileHandle.standardError.write(Data("stop requested (signal \(signo)); finishing the current item\n".utf8))
+            }
+            source.resume()
+            return source
+        }
+    }
+}
+
+/// Refuses to run jobs against a database whose schema this build does not match.
+enum SchemaCheck {
+    struct OutdatedSchema: Error, CustomStringConvertible {
+        let found: Int?
+        let needed: Int
+        var description: String {
+            "database schema is at version \(found.map(String.init) ?? "none"), this build needs \(needed); run `JobRunner migrate`"
+        }
+    }
+
+    static func ensureCurrent(_ database: Database) async throws {
+        let needed = Migration.all.last?.version ?? 0
+        let found = try await Migrator(database: database, logger: Logger(level: .error)).currentVersion()
+        guard found == needed else { throw OutdatedSchema(found: found, needed: needed) }
+    }
+}

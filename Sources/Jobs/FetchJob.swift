@@ -1,0 +1,61 @@
+import Core
+import Foundation
+
+/// `fetch`: imports posts newer than each source's stored offset.
+///
+/// The configured default route is registered first (its channel id comes from the source itself), then
+/// every distinct source of the enabled routes is read once. Posts are stored in chunks, each chunk and the
+/// offset it reaches committed together, so an interrupted fetch resumes where it stopped.
+public struct FetchJob: Job {
+    public static let name = "fetch"
+    let chunkSize: Int
+
+    public init(chunkSize: Int = 500) {
+        self.chunkSize = chunkSize
+    }
+
+    public func run(_ context: JobContext) async throws -> JobSummary {
+        var summary = JobSummary(["fetched": 0])
+        var done = Set<Int64>()
+        let defaultSpec = context.config.defaultRoute
+        let batch = try await fetchNew(defaultSpec.source, context: context)
+        _ = try await context.store.upsertRoute(defaultSpec, chatID: batch.chatID)
+        summary["fetched"] += try await store(batch, context: context)
+        done.insert(batch.chatID)
+
+        for (route, chatID) in try await context.store.routes() where !done.contains(chatID) {
+            guard !context.stop.isStopRequested else { break }
+            let batch = try await fetchNew(route.spec.source, context: context)
+            summary["fetched"] += try await store(batch, context: context)
+            done.insert(chatID)
+        }
+        return summary
+    }
+
+    private func fetchNew(_ spec: SourceSpec, context: JobContext) async throws -> SourceBatch {
+        let source = context.makeSource(spec)
+        // The export names its channel only inside the file, so read it once to learn the id and offset.
+        let whole = try await source.fetch(after: nil)
+        let offset = try await context.store.offset(chatID: whole.chatID)
+        guard let offset else { return whole }
+        return SourceBatch(chatID: whole.chatID, title: whole.title, posts: whole.posts.filter { $0.messageID > offset }, lastMessageID: whole.lastMessageID)
+    }
+
+    private func store(_ batch: SourceBatch, context: JobContext) async throws -> Int {
+        let logger = context.logger.with("chat", batch.chatID)
+        guard let lastMessageID = batch.lastMessageID else { return 0 }
+        var inserted = 0
+        var start = 0
+        repeat {
+            guard !context.stop.isStopRequested else { break }
+            let end = min(start + chunkSize, batch.posts.count)
+            let chunk = Array(batch.posts[start..<end])
+            // A chunk's offset is its last post; the final chunk also covers trailing service messages.
+            let offset = end == batch.posts.count ? lastMessageID : chunk.last!.messageID
+            inserted += try await context.store.importPosts(chunk, chatID: batch.chatID, newOffset: offset)
+            start = end
+        } while start < batch.posts.count
+        logger.info("source fetched", ["title": batch.title, "new_posts": inserted, "offset": lastMessageID])
+        return inserted
+    }
+}

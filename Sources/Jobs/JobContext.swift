@@ -1,0 +1,88 @@
+import Core
+import Foundation
+import Synchronization
+
+/// Set by SIGTERM/SIGINT; jobs check it between items and stop at a safe point.
+public final class StopSignal: Sendable {
+    private let flag = Atomic<Bool>(false)
+    public init() {}
+    public var isStopRequested: Bool { flag.load(ordering: .acquiring) }
+    public func requestStop() { flag.store(true, ordering: .releasing) }
+}
+
+/// What every job needs: configuration, the store, the adapters and the stop signal.
+public struct JobContext: Sendable {
+    public let config: Config
+    public let logger: Logger
+    public let store: MirrorStore
+    public let translator: any Translator
+    public let stop: StopSignal
+    /// Builds the reader of a source; tests substitute fakes here.
+    public let makeSource: @Sendable (SourceSpec) -> any PostSource
+    /// Builds the publisher of a destination.
+    public let makeDestination: @Sendable (DestinationSpec) -> any Destination
+
+    public init(
+        config: Config,
+        logger: Logger,
+        store: MirrorStore,
+        translator: any Translator,
+        stop: StopSignal,
+        makeSource: @escaping @Sendable (SourceSpec) -> any PostSource = JobContext.defaultSource,
+        makeDestination: @escaping @Sendable (DestinationSpec) -> any Destination = JobContext.defaultDestination
+    ) {
+        self.config = config
+        self.logger = logger
+        self.store = store
+        self.translator = translator
+        self.stop = stop
+        self.makeSource = makeSource
+        self.makeDestination = makeDestination
+    }
+
+    /// The production wiring: Claude when `ANTHROPIC_API_KEY` is set, the pseudo-translator otherwise.
+    public static func live(config: Config, logger: Logger, stop: StopSignal) -> JobContext {
+        let database = Database(config.databaseURL, logger: logger)
+        let translator: any Translator
+        if let anthropic = config.anthropic {
+            translator = ClaudeTranslator(settings: anthropic, http: HTTPClient(), logger: logger)
+        } else {
+            translator = PseudoTranslator()
+        }
+        return JobContext(config: config, logger: logger, store: MirrorStore(database: database), translator: translator, stop: stop)
+    }
+
+    public static let defaultSource: @Sendable (SourceSpec) -> any PostSource = { spec in
+        switch spec {
+        case .desktopExport(let path): TelegramDesktopExport(path: path)
+        }
+    }
+
+    public static let defaultDestination: @Sendable (DestinationSpec) -> any Destination = { spec in
+        switch spec {
+        case .files(let directory): FileDestination(directory: directory)
+        }
+    }
+}
+
+/// Counts a job reports in its summary line.
+public struct JobSummary: Sendable, Equatable {
+    public var counts: [String: Int]
+    public init(_ counts: [String: Int] = [:]) { self.counts = counts }
+
+    public subscript(key: String) -> Int {
+        get { counts[key, default: 0] }
+        set { counts[key] = newValue }
+    }
+
+    public mutating func merge(_ other: JobSummary) {
+        counts.merge(other.counts, uniquingKeysWith: +)
+    }
+}
+
+/// One stage of the pipeline.
+public protocol Job: Sendable {
+    /// The command name, e.g. `fetch`.
+    static var name: String { get }
+    func run(_ context: JobContext) async throws -> JobSummary
+}

@@ -1,0 +1,19 @@
+import Core
+import Foundation
+
+/// `all`: fetch, translate-pending and publish, in that order, checking for a stop request between stages.
+public struct Pipeline: Job {
+    public static let name = "all"
+    public static let stages: [any Job] = [FetchJob(), TranslatePendingJob(), PublishJob()]
+
+    public init() {}
+
+    public func run(_ context: JobContext) async throws -> JobSummary {
+        var summary = JobSummary()
+        for stage in Self.stages {
+            guard !context.stop.isStopRequested else { break }
+            summary.merge(try await stage.run(context))
+        }
+        return summary
+    }
+}

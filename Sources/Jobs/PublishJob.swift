@@ -1,0 +1,98 @@
+import Core
+import Foundation
+
+/// `publish`: sends translated, unpublished posts of every route to its destination, in source order.
+///
+/// Albums go out as one unit. Before the destination is touched the unit is committed as `publishing`; the
+/// destination ids and `published` are committed right after. A unit found still `publishing` (the previous
+/// run died in between) is looked up in the destination: if it arrived it is recorded, otherwise it is sent
+/// again. A post waiting for its translation stops the route there, so nothing overtakes it; a post parked
+/// after repeated translation failures is left for the operator and the route goes on.
+public struct PublishJob: Job {
+    public static let name = "publish"
+    let pageSize: Int
+
+    public init(pageSize: Int = 200) {
+        self.pageSize = pageSize
+    }
+
+    public func run(_ context: JobContext) async throws -> JobSummary {
+        var summary = JobSummary(["published": 0, "waiting": 0, "parked": 0])
+        for (route, chatID) in try await context.store.routes() {
+            guard !context.stop.isStopRequested else { break }
+            let destination = context.makeDestination(route.spec.destination)
+            let logger = context.logger.with("route", route.id)
+            try await reconcile(route: route, destination: destination, context: context, logger: logger)
+            summary.merge(try await publishRoute(route, chatID: chatID, destination: destination, context: context, logger: logger))
+            try await destination.finishRun()
+        }
+        return summary
+    }
+
+    private func reconcile(route: Route, destination: any Destination, context: JobContext, logger: Logger) async throws {
+        var handled = Set<Int64>()
+        for postID in try await context.store.interruptedPublications(routeID: route.id) where !handled.contains(postID) {
+            let unit = try await context.store.unitPostIDs(routeID: route.id, postID: postID)
+            handled.formUnion(unit.postIDs)
+            if let ids = try await destination.findPublished(key: unit.key) {
+                try await context.store.markPublished(routeID: route.id, postIDs: unit.postIDs, destinationIDs: ids, lastMessageID: unit.lastMessageID)
+                logger.notice("interrupted publication found in destination; recorded", ["unit": unit.key])
+            } else {
+                try await context.store.clearPublishing(routeID: route.id, postIDs: unit.postIDs)
+                logger.notice("interrupted publication not in destination; will publish again", ["unit": unit.key])
+            }
+        }
+    }
+
+    private func publishRoute(_ route: Route, chatID: Int64, destination: any Destination, context: JobContext, logger: Logger) async throws -> JobSummary {
+        var summary = JobSummary()
+        var cursor: Int64 = .min
+        while !context.stop.isStopRequested {
+            var page = try await context.store.unpublishedPosts(
+                route: route, chatID: chatID, afterMessageID: cursor, maxAttempts: TranslatePendingJob.maxAttempts, limit: pageSize)
+            if page.isEmpty { break }
+            // A full page may end inside an album; leave that album for the next page so it goes out whole.
+            if page.count == pageSize, let album = page.last?.post.albumID, page.first?.post.albumID != album {
+                page.removeLast(page.reversed().prefix { $0.post.albumID == album }.count)
+            }
+            for unit in Self.units(page) {
+                guard !context.stop.isStopRequested else { return summary }
+                cursor = unit.last!.post.messageID
+                if unit.contains(where: { $0.parked }) {
+                    summary["parked"] += unit.count
+                    logger.warning("post parked after failed translations; skipped", ["message_id": unit[0].post.messageID])
+                    continue
+                }
+                guard unit.allSatisfy({ $0.content != nil }) else {
+                    summary["waiting"] += unit.count
+                    logger.info("waiting for translation; route paused here", ["message_id": unit[0].post.messageID])
+                    return summary
+                }
+                let publication = PublicationUnit(
+                    routeID: route.id,
+                    targetLanguage: route.spec.targetLanguage,
+                    items: unit.map { .init(postID: $0.postID, source: $0.post, content: $0.content!) }
+                )
+                let postIDs = unit.map(\.postID)
+                try await context.store.markPublishing(routeID: route.id, postIDs: postIDs)
+                let ids = try await destination.publish(publication)
+                try await context.store.markPublished(routeID: route.id, postIDs: postIDs, destinationIDs: ids, lastMessageID: cursor)
+                summary["published"] += unit.count
+            }
+        }
+        return summary
+    }
+
+    /// Consecutive posts sharing an album id form one unit; every other post is a unit of its own.
+    static func units(_ page: [MirrorStore.PendingPublication]) -> [[MirrorStore.PendingPublication]] {
+        var units: [[MirrorStore.PendingPublication]] = []
+        for item in page {
+            if let album = item.post.albumID, let last = units.last?.last, last.post.albumID == album {
+                units[units.count - 1].append(item)
+            } else {
+                units.append([item])
+            }
+        }
+        return units
+    }
+}

@@ -1,0 +1,47 @@
+import Core
+import Foundation
+
+/// `translate-pending`: translates every post that needs a translation for some route's language.
+///
+/// Posts without words (media only, emoji only) are never sent to a translator. A failed post is recorded
+/// with its reason and the others go on; after ``maxAttempts`` failures a post is parked and no longer
+/// retried automatically. A translator that reports a configuration problem (bad API key) stops the job.
+public struct TranslatePendingJob: Job {
+    public static let name = "translate-pending"
+    public static let maxAttempts = 5
+    let pageSize: Int
+
+    public init(pageSize: Int = 100) {
+        self.pageSize = pageSize
+    }
+
+    public func run(_ context: JobContext) async throws -> JobSummary {
+        var summary = JobSummary(["translated": 0, "failed": 0])
+        var pairs: [(chatID: Int64, language: LanguageCode)] = []
+        for (route, chatID) in try await context.store.routes() where !pairs.contains(where: { $0.chatID == chatID && $0.language == route.spec.targetLanguage }) {
+            pairs.append((chatID, route.spec.targetLanguage))
+        }
+        for (chatID, language) in pairs {
+            var cursor: Int64 = .min
+            pages: while !context.stop.isStopRequested {
+                let page = try await context.store.untranslatedPosts(
+                    chatID: chatID, language: language, afterMessageID: cursor, maxAttempts: Self.maxAttempts, limit: pageSize)
+                if page.isEmpty { break }
+                for item in page {
+                    guard !context.stop.isStopRequested else { break pages }
+                    cursor = item.messageID
+                    do {
+                        let output = try await context.translator.translate(item.content, to: language)
+                        try await context.store.saveTranslation(postID: item.postID, language: language, output: output, translator: context.translator.name)
+                        summary["translated"] += 1
+                    } catch let error as TranslationError where error.kind != .fatal {
+                        summary["failed"] += 1
+                        context.logger.warning("translation failed", ["post_id": item.postID, "error": error.description])
+                        try await context.store.recordTranslationFailure(postID: item.postID, language: language, reason: error.description)
+                    }
+                }
+            }
+        }
+        return summary
+    }
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The first command: runs the whole pipeline (migrate, then fetch → translate-pending → publish) on this
+# machine against a local PostgreSQL in .local/, over a Telegram Desktop channel export.
+#
+#   scripts/run-local.sh [path/to/result.json]
+#
+# Without an argument it uses the real Russian export in ../shared/fixtures when present, otherwise the
+# sample export in Samples/. Output lands in out/<export name>/ (publications.jsonl and index.html).
+# Translation is offline (pseudo-translator) unless ANTHROPIC_API_KEY is set.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+export_path="${1:-}"
+if [ -z "$export_path" ]; then
+    real="$ROOT/../shared/fixtures/telegram_desktop_export/guzelskie_perezalivy_ru_public_channel_result.json"
+    if [ -f "$real" ]; then export_path="$real"; else export_path="$ROOT/Samples/sample_export/result.json"; fi
+fi
+[ -f "$export_path" ] || die "no export at $export_path; pass the path of a Telegram Desktop result.json"
+export_path="$(cd "$(dirname "$export_path")" && pwd)/$(basename "$export_path")"
+
+ensure_system_packages
+ensure_postgres_binaries
+
+# A short socket path (unix sockets are limited to ~100 bytes), stable for this checkout.
+sock="/tmp/channel-mirror-$(printf '%s' "$ROOT" | cksum | cut -d' ' -f1)"
+start_postgres "$LOCAL/pgdata" "$sock"
+create_database "$sock" mirror
+say "PostgreSQL running in .local/pgdata (socket $sock); stop it with: scripts/stop-local.sh"
+
+say "building (release)"
+swift build -c release --package-path "$ROOT" 2>&1 | tail -n 1
+bin="$(swift build -c release --package-path "$ROOT" --show-bin-path)/JobRunner"
+
+name="$(basename "$(dirname "$export_path")")"
+[ "$name" = "telegram_desktop_export" ] && name="$(basename "$export_path" .json)"
+export DATABASE_URL="host=$sock dbname=mirror user=postgres"
+export SRC_CHANNEL="export:$export_path"
+export DST_CHANNEL="files:$ROOT/out/$name"
+export TARGET_LANG="${TARGET_LANG:-en}"
+
+"$bin" migrate
+"$bin" all
+say "review page: $ROOT/out/$name/index.html (records: $ROOT/out/$name/publications.jsonl)"

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The second command: installs what the tests need, starts a throwaway PostgreSQL (pgvector included) on a
+# unix socket in a temporary folder, runs `swift test`, and stops and deletes the database even when tests fail.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+ensure_system_packages
+ensure_postgres_binaries
+
+tmp="$(mktemp -d /tmp/channel-mirror-test.XXXXXX)"
+chmod 755 "$tmp"
+cleanup() {
+    stop_postgres "$tmp/data"
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+# fsync off: a throwaway cluster needs no durability, and tests run much faster without it.
+start_postgres "$tmp/data" "$tmp/sock" "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+say "throwaway PostgreSQL on $tmp/sock"
+
+export TEST_DATABASE_URL="host=$tmp/sock dbname=postgres user=postgres"
+export TEST_PG_BIN="$PG_BIN"
+export TEST_PG_DATA="$tmp/data"
+cd "$ROOT"
+swift build --build-tests 2>&1 | grep -E 'error|warning: unre|Compiling|Build complete' | tail -n 5 || true
+export JOBRUNNER_BIN="$(swift build --show-bin-path)/JobRunner"
+swift test "$@"
