@@ -48,7 +48,7 @@ public final class SecretRedactor: Sendable {
             if digits.count >= 3, afterDigits.first == ":" {
                 let secret = afterDigits.dropFirst().prefix(while: { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") })
                 if secret.count >= 10 {
-                    out += "[REDACTED]"
+                    out += digits + ":[REDACTED]"
                     rest = afterDigits.dropFirst(1 + secret.count)
                 }
             }

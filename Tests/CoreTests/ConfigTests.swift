@@ -1,0 +1,147 @@
+import Foundation
+import Testing
+import TestSupport
+
+@testable import Core
+
+@Suite struct ConfigTests {
+    let valid = [
+        "DATABASE_URL": "postgres://u:pw-secret@db.example.com:6543/postgres?sslmode=require",
+        "SRC_CHANNEL": "export:/data/result.json",
+        "DST_CHANNEL": "files:/tmp/out",
+        "TARGET_LANG": "en",
+    ]
+
+    func load(_ env: [String: String], files: [String: String] = [:]) async throws -> Config {
+        try await Paths.withTemporaryDirectory { dir in
+            for (name, text) in files { try text.write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8) }
+            return try Config.load(environment: env, directory: dir, redactor: SecretRedactor())
+        }
+    }
+
+    @Test func validEnvironmentBuildsTheDefaultRoute() async throws {
+        let config = try await load(valid)
+        #expect(config.defaultRoute.source == .desktopExport(path: "/data/result.json"))
+        #expect(config.defaultRoute.destination == .files(directory: "/tmp/out"))
+        #expect(config.defaultRoute.targetLanguage.description == "en")
+        #expect(config.databaseURL.sslMode == "require")
+        #expect(config.logLevel == .info)
+        #expect(config.anthropic == nil)
+    }
+
+    @Test func everyMissingVariableIsReportedAtOnceOneLineEach() async throws {
+        let error = await #expect(throws: Config.ValidationError.self) { try await load([:]) }
+        let problems = error?.problems ?? []
+        #expect(problems.count == 4)
+        for name in ["DATABASE_URL", "SRC_CHANNEL", "DST_CHANNEL", "TARGET_LANG"] {
+            #expect(problems.contains { $0.hasPrefix("\(name) is not set; set it, e.g. \(name)=") })
+        }
+        #expect(problems.allSatisfy { !$0.contains("\n") })
+    }
+
+    @Test func invalidValuesAreEachExplained() async throws {
+        var env = valid
+        env["DATABASE_URL"] = "host=x dbname"
+        env["SRC_CHANNEL"] = "@somechannel"
+        env["DST_CHANNEL"] = "ftp://nowhere"
+        env["TARGET_LANG"] = "english please"
+        env["LOG_LEVEL"] = "loud"
+        let error = await #expect(throws: Config.ValidationError.self) { try await load(env) }
+        let problems = error?.problems ?? []
+        #expect(problems.count == 5)
+        #expect(problems.contains { $0.hasPrefix("DATABASE_URL is not a valid connection string") })
+        #expect(problems.contains { $0.hasPrefix("SRC_CHANNEL: @somechannel is not a supported source") })
+        #expect(problems.contains { $0.hasPrefix("DST_CHANNEL: ftp://nowhere is not a supported destination") })
+        #expect(problems.contains { $0.hasPrefix("TARGET_LANG=english please is not a language code") })
+        #expect(problems.contains { $0.hasPrefix("LOG_LEVEL=loud is not a level") })
+    }
+
+    @Test func environmentBeatsDotEnvWhichBeatsAppSettings() async throws {
+        let files = [
+            "app_settings.env": "TARGET_LANG=de\nLOG_LEVEL=debug\nDST_CHANNEL=files:/from/app_settings\n",
+            ".env": "# secrets\nexport TARGET_LANG=fr\nDST_CHANNEL=\"files:/from/dotenv\"\n",
+        ]
+        var env = valid
+        env["TARGET_LANG"] = nil
+        env["DST_CHANNEL"] = nil
+        let fromFiles = try await load(env, files: files)
+        #expect(fromFiles.defaultRoute.targetLanguage.description == "fr")
+        #expect(fromFiles.defaultRoute.destination == .files(directory: "/from/dotenv"))
+        #expect(fromFiles.logLevel == .debug)
+        env["TARGET_LANG"] = "pt-BR"
+        let fromEnv = try await load(env, files: files)
+        #expect(fromEnv.defaultRoute.targetLanguage.description == "pt-BR")
+    }
+
+    @Test func malformedEnvFileLineIsReportedWithItsNumber() async throws {
+        let error = await #expect(throws: Config.ValidationError.self) {
+            try await load(valid, files: [".env": "A=1\nthis line is wrong\n"])
+        }
+        #expect(error?.problems == [".env line 2: expected KEY=VALUE; fix or remove that line"])
+    }
+
+    @Test func envFileDialect() throws {
+        let parsed = try EnvFile.parse(
+            """
+            # comment
+            PLAIN=value # trailing comment
+            export EXPORTED=yes
+            SINGLE='keep \\n literal # here'
+            DOUBLE="line1\\nline2 \\"q\\""
+            EQUALS=a=b=c
+            EMPTY=
+
+            """, file: ".env")
+        #expect(parsed["PLAIN"] == "value")
+        #expect(parsed["EXPORTED"] == "yes")
+        #expect(parsed["SINGLE"] == "keep \\n literal # here")
+        #expect(parsed["DOUBLE"] == "line1\nline2 \"q\"")
+        #expect(parsed["EQUALS"] == "a=b=c")
+        #expect(parsed["EMPTY"] == "")
+        #expect(throws: EnvFile.Problem.self) { try EnvFile.parse("X=\"unterminated\n", file: ".env") }
+        #expect(throws: EnvFile.Problem.self) { try EnvFile.parse("1BAD=x\n", file: ".env") }
+    }
+
+    @Test func secretsAreRegisteredForRedaction() async throws {
+        let redactor = SecretRedactor()
+        var env = valid
+        env["ANTHROPIC_API_KEY"] = "sk-ant-api03-testsecret"
+        let config = try Config.load(environment: env, directory: URL(fileURLWithPath: "/nonexistent"), redactor: redactor)
+        #expect(config.anthropic?.model == Config.defaultClaudeModel)
+        let text = redactor.redact("key sk-ant-api03-testsecret and password pw-secret in postgres://u:pw-secret@h")
+        #expect(text == "key [REDACTED] and password [REDACTED] in postgres://u:[REDACTED]@h")
+    }
+}
+
+@Suite struct LoggerTests {
+    @Test func writesOneLogfmtLinePerEventAndHonoursTheLevel() {
+        let capture = LogCapture()
+        var logger = capture.logger.with("job", "fetch")
+        logger.level = .info
+        logger.debug("hidden")
+        logger.info("source fetched", ["title": "ГУЗЕЛЬСКИЕ \"ПЕРЕЗАЛИВЫ\"", "new_posts": 3, "note": "a=b\nc"])
+        #expect(capture.lines.count == 1)
+        let line = capture.lines[0]
+        #expect(!line.contains("\n"))
+        #expect(line.hasSuffix(#"level=info msg="source fetched" job=fetch title="ГУЗЕЛЬСКИЕ \"ПЕРЕЗАЛИВЫ\"" new_posts=3 note="a=b\nc""#))
+        #expect(line.hasPrefix("ts=20"))
+    }
+
+    @Test func masksRegisteredSecretsAndAnyBotToken() {
+        let redactor = SecretRedactor()
+        redactor.register("sk-ant-secret-1")
+        let capture = LogCapture()
+        let logger = capture.logger(level: .info, redactor: redactor)
+        logger.info("calling", ["url": "https://api.telegram.org/bot987654321:AAE-secret_token_value123/sendMessage", "key": "sk-ant-secret-1"])
+        let line = capture.lines.joined()
+        #expect(!line.contains("AAE-secret_token_value123"))
+        #expect(!line.contains("sk-ant-secret-1"))
+        #expect(line.contains("bot987654321:[REDACTED]/sendMessage"))
+    }
+
+    @Test func levelNames() {
+        #expect(LogLevel(name: "WARN") == .warning)
+        #expect(LogLevel(name: "debug") == .debug)
+        #expect(LogLevel(name: "verbose") == nil)
+    }
+}
