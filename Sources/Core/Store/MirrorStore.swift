@@ -241,10 +241,10 @@ public struct MirrorStore: Sendable {
         try await database.withConnection { conn in
             let rows = try conn.query("""
                 SELECT p.id, p.chat_id, p.message_id FROM mirror.posts p
-                JOIN mirror.posts first ON first.id = $2
+                JOIN mirror.posts first ON first.id = $1
                 WHERE p.id = first.id OR (first.album_id IS NOT NULL AND p.chat_id = first.chat_id AND p.album_id = first.album_id)
                 ORDER BY p.message_id
-                """, [routeID, postID])
+                """, [postID])
             let ids: [Int64] = try rows.map { try $0.decode("id") }
             guard let first = rows.first, let last = Array(rows).last else {
                 throw PostgresError(code: .unexpectedResult, message: "post \(postID) does not exist")

@@ -1,0 +1,201 @@
+import Foundation
+import Testing
+import TestSupport
+
+@testable import Core
+@testable import Jobs
+
+@Suite struct PipelineTests {
+    @Test func sampleExportEndToEnd() async throws {
+        try await Harness.with { h in
+            let summary = try await Pipeline().run(try h.context(export: Paths.sampleExport))
+            // 12 messages: 2 service, 10 posts; 6 have words (2, 3, 4, 8, 9, 12); 5, 6, 7, 11 are media-only.
+            #expect(summary == JobSummary(["fetched": 10, "translated": 6, "failed": 0, "published": 10, "waiting": 0, "parked": 0]))
+            #expect(try await h.count("SELECT count(*) AS n FROM mirror.translations") == 6)
+            #expect(try await h.count("SELECT count(*) AS n FROM mirror.events WHERE kind = 'fetched'") == 10)
+            #expect(try await h.count("SELECT count(*) AS n FROM mirror.events WHERE kind = 'translated'") == 6)
+            #expect(try await h.count("SELECT count(*) AS n FROM mirror.events WHERE kind = 'published'") == 10)
+            #expect(try await h.count("SELECT last_message_id AS n FROM mirror.source_offsets") == 12)
+            #expect(try await h.count("SELECT last_published_message_id AS n FROM mirror.routes") == 12)
+
+            let records = try h.files.readRecords()
+            // Units: 2, 3, album [4, 5, 6], 7, 8, 9, 11, 12.
+            #expect(records.map { $0.items.map(\.sourceMessageID) } == [[2], [3], [4, 5, 6], [7], [8], [9], [11], [12]])
+            let album = records[2]
+            #expect(album.items[0].published.text == "[→en] Фото дня: три снимка одним альбомом #фото")
+            #expect(album.items[1].published.text.isEmpty && album.items[2].published.text.isEmpty)
+            #expect(album.items.map { $0.media[0].kind } == ["photo", "photo", "video"])
+            // Media-only posts go out without a translation marker: nothing was translated.
+            #expect(records[3].items[0].published == records[3].items[0].source)
+            // Formatting is kept on the same text.
+            for record in records {
+                for item in record.items {
+                    #expect(item.published.entities.map { item.published.substring(utf16: $0.range) } == item.source.entities.map { item.source.substring(utf16: $0.range) })
+                }
+            }
+            let page = try String(contentsOf: h.files.pageURL, encoding: .utf8)
+            #expect(page.contains("8 publications"))
+            #expect(page.contains("<b>пример канала</b>"))
+            #expect(page.contains("<a href=\"https://example.com/mirror?a=1&amp;b=2\">зеркало</a>"))
+            #expect(page.contains("Если x &lt; 5 &amp; y &gt; 3"))
+
+            // Running again publishes nothing.
+            let again = try await Pipeline().run(try h.context(export: Paths.sampleExport))
+            #expect(again == JobSummary(["fetched": 0, "translated": 0, "failed": 0, "published": 0, "waiting": 0, "parked": 0]))
+            #expect(try h.files.readRecords().count == 8)
+        }
+    }
+
+    @Test func russianExportEveryPostPublishedExactlyOnceInOrder() async throws {
+        try await Harness.with { h in
+            let export = try Paths.russianExport
+            let summary = try await Pipeline().run(try h.context(export: export))
+            // Independent count of posts with words: any letter in the export's own text parts.
+            let root = try JSONSerialization.jsonObject(with: Data(contentsOf: export)) as! [String: Any]
+            let posts = (root["messages"] as! [[String: Any]]).filter { $0["type"] as? String == "message" }
+            let withWords = posts.filter { message in
+                (message["text_entities"] as! [[String: Any]]).map { $0["text"] as! String }.joined().unicodeScalars.contains { $0.properties.isAlphabetic }
+            }.count
+            #expect(posts.count == 3717)
+            #expect(summary["fetched"] == 3717)
+            #expect(summary["published"] == 3717)
+            #expect(summary["translated"] == withWords)
+            let ids = try h.files.readRecords().flatMap { $0.items.map(\.sourceMessageID) }
+            #expect(ids.count == 3717)
+            #expect(Set(ids).count == 3717)
+            #expect(ids == ids.sorted())
+            #expect(Set(ids) == Set(posts.map { ($0["id"] as! NSNumber).int64Value }))
+            // Albums arrive as one record each.
+            let albumRecords = try h.files.readRecords().filter { $0.items.count > 1 }
+            #expect(albumRecords.allSatisfy { Set($0.items.map(\.albumID)).count == 1 && $0.items[0].albumID != nil })
+        }
+    }
+
+    @Test func newerExportPublishesOnlyTheNewMessages() async throws {
+        try await Harness.with { h in
+            try await Paths.withTemporaryDirectory { dir in
+                let full = try Paths.russianExport
+                let partial = try truncatedExport(full, keeping: 1500, into: dir)
+                let first = try await Pipeline().run(try h.context(export: partial))
+                let firstCount = try TelegramDesktopExport.parse(Data(contentsOf: partial)).posts.count
+                #expect(first["published"] == firstCount)
+                // The newer export sits at another path: same channel, same route.
+                let second = try await Pipeline().run(try h.context(export: full))
+                #expect(second["fetched"] == 3717 - firstCount)
+                #expect(second["published"] == 3717 - firstCount)
+                #expect(try await h.count("SELECT count(*) AS n FROM mirror.routes") == 1)
+                let ids = try h.files.readRecords().flatMap { $0.items.map(\.sourceMessageID) }
+                #expect(ids.count == 3717 && Set(ids).count == 3717)
+            }
+        }
+    }
+
+    @Test func interruptedPublicationIsFoundInTheDestinationNotRepeated() async throws {
+        try await Harness.with { h in
+            let files = h.files
+            let crashing: @Sendable (DestinationSpec) -> any Destination = { _ in
+                CrashingDestination(inner: files, failOnMessageID: 8, when: .afterWriting)
+            }
+            await #expect(throws: CrashingDestination.Crash.self) {
+                try await Pipeline().run(try h.context(export: Paths.sampleExport, destination: crashing))
+            }
+            #expect(try await h.count("SELECT count(*) AS n FROM mirror.publications WHERE state = 'publishing'") == 1)
+            let summary = try await PublishJob().run(try h.context(export: Paths.sampleExport))
+            #expect(summary["published"] == 3)  // 9, 11, 12; 8 was reconciled, not re-sent
+            let ids = try h.files.readRecords().flatMap { $0.items.map(\.sourceMessageID) }
+            #expect(ids == [2, 3, 4, 5, 6, 7, 8, 9, 11, 12])
+            #expect(try await h.count("SELECT count(*) AS n FROM mirror.publications WHERE state = 'published'") == 10)
+            #expect(h.logs.lines.contains { $0.contains("interrupted publication found in destination") })
+        }
+    }
+
+    @Test func interruptedPublicationThatNeverArrivedIsSentOnce() async throws {
+        try await Harness.with { h in
+            let files = h.files
+            let crashing: @Sendable (DestinationSpec) -> any Destination = { _ in
+                CrashingDestination(inner: files, failOnMessageID: 5, when: .beforeWriting)
+            }
+            await #expect(throws: CrashingDestination.Crash.self) {
+                try await Pipeline().run(try h.context(export: Paths.sampleExport, destination: crashing))
+            }
+            _ = try await PublishJob().run(try h.context(export: Paths.sampleExport))
+            let records = try h.files.readRecords()
+            #expect(records.map { $0.items.map(\.sourceMessageID) } == [[2], [3], [4, 5, 6], [7], [8], [9], [11], [12]])
+        }
+    }
+
+    @Test func failingPostWaitsThenIsParkedWithoutBlockingTheRoute() async throws {
+        try await Harness.with { h in
+            let translator = FailingTranslator(marker: "Эмодзи", kind: .rejected)  // post 3
+            let first = try await Pipeline().run(try h.context(export: Paths.sampleExport, translator: translator))
+            #expect(first["failed"] == 1)
+            #expect(first["published"] == 1)  // post 2; the route waits at 3 so nothing overtakes it
+            #expect(try h.files.readRecords().flatMap { $0.items.map(\.sourceMessageID) } == [2])
+            for _ in 2...TranslatePendingJob.maxAttempts {
+                _ = try await Pipeline().run(try h.context(export: Paths.sampleExport, translator: translator))
+            }
+            #expect(try await h.count("SELECT attempts AS n FROM mirror.translation_failures") == TranslatePendingJob.maxAttempts)
+            let reason = try await h.database.withConnection { conn in try conn.query("SELECT last_error FROM mirror.translation_failures").first!.decode("last_error", as: String.self) }
+            #expect(reason == "scripted failure for Эмодзи")
+            #expect(try h.files.readRecords().flatMap { $0.items.map(\.sourceMessageID) } == [2, 4, 5, 6, 7, 8, 9, 11, 12])
+            // Parked posts are not retried by later runs.
+            let later = try await Pipeline().run(try h.context(export: Paths.sampleExport, translator: translator))
+            #expect(later["failed"] == 0)
+            #expect(later["parked"] == 1)
+        }
+    }
+
+    @Test func fatalTranslatorErrorStopsTheJob() async throws {
+        try await Harness.with { (h: Harness) async throws in
+            let translator = FailingTranslator(marker: nil, kind: .fatal)
+            let error = await #expect(throws: TranslationError.self) {
+                try await Pipeline().run(try h.context(export: Paths.sampleExport, translator: translator))
+            }
+            #expect(error?.kind == .fatal)
+            #expect(try await h.count("SELECT count(*) AS n FROM mirror.translation_failures") == 0)
+            #expect(try await h.count("SELECT count(*) AS n FROM mirror.posts") == 10)
+        }
+    }
+
+    @Test func stopRequestedBeforeStartDoesNothing() async throws {
+        try await Harness.with { h in
+            let stop = StopSignal()
+            stop.requestStop()
+            let summary = try await Pipeline().run(try h.context(export: Paths.sampleExport, stop: stop))
+            #expect(summary == JobSummary())
+            #expect(try await h.count("SELECT count(*) AS n FROM mirror.posts") == 0)
+        }
+    }
+}
+
+@Suite struct FileDestinationTests {
+    @Test func tornLastLineIsCutBeforeTheNextAppend() async throws {
+        try await Paths.withTemporaryDirectory { dir in
+            let destination = FileDestination(directory: dir.path)
+            let post = SourcePost(chatID: -100, messageID: 1, date: Date(timeIntervalSince1970: 0), content: FormattedText(text: "hi"))
+            let unit = PublicationUnit(routeID: 1, targetLanguage: LanguageCode("en")!, items: [.init(postID: 1, source: post, content: FormattedText(text: "hi"))])
+            _ = try await destination.publish(unit)
+            let handle = try FileHandle(forWritingTo: destination.journalURL)
+            handle.seekToEndOfFile()
+            handle.write(Data("{\"key\":\"1/-100/2\",\"ite".utf8))
+            try handle.close()
+            #expect(try await destination.findPublished(key: "1/-100/2") == nil)
+            var second = unit
+            second.items[0].source.messageID = 2
+            _ = try await destination.publish(second)
+            let lines = try String(contentsOf: destination.journalURL, encoding: .utf8).split(separator: "\n")
+            #expect(lines.count == 2)
+            #expect(try destination.readRecords().map(\.key) == ["1/-100/1", "1/-100/2"])
+            #expect(try await destination.findPublished(key: "1/-100/2") == ["1/-100/2#1"])
+        }
+    }
+
+    @Test func reviewPageRendersOverlappingEntitiesAsWellFormedHTML() {
+        let content = FormattedText(text: "a<b>&c", entities: [
+            MessageEntity(type: "bold", offset: 0, length: 3),
+            MessageEntity(type: "italic", offset: 2, length: 3),
+            MessageEntity(type: "text_link", offset: 5, length: 1, url: "javascript:alert(1)"),
+        ])
+        #expect(ReviewPage.html(content) == "<b>a&lt;</b><i><b>b</b></i><i>&gt;&amp;</i><u>c</u>")
+    }
+}
