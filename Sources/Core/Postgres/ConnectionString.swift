@@ -21,7 +21,7 @@ public struct ConnectionString: Sendable, CustomStringConvertible {
         guard let options = PQconninfoParse(raw, &errorMessage) else {
             var reason = "unparseable"
             if let errorMessage {
-                reason = String(cString: errorMessage).trimmingWhitespace()
+                reason = String(cString: errorMessage).oneLine()
                 PQfreemem(errorMessage)
             }
             throw PostgresError(code: .invalidConnectionString, message: "DATABASE_URL is not a valid connection string: \(reason)")
@@ -55,6 +55,11 @@ public struct ConnectionString: Sendable, CustomStringConvertible {
 }
 
 extension String {
+    /// libpq messages span lines ("…failed: Connection refused\n\tIs the server running…"); errors print as one.
+    func oneLine() -> String {
+        split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: " ")
+    }
+
     func trimmingWhitespace() -> String {
         var s = Substring(self)
         while let c = s.first, c.isWhitespace { s = s.dropFirst() }

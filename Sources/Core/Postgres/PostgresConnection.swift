@@ -32,7 +32,7 @@ public final class PostgresConnection {
         }
         handle = conn
         guard let conn, PQstatus(conn) == CONNECTION_OK else {
-            let message = conn.map { redactor.redact(String(cString: PQerrorMessage($0)).trimmingWhitespace()) } ?? "out of memory"
+            let message = conn.map { redactor.redact(String(cString: PQerrorMessage($0)).oneLine()) } ?? "out of memory"
             throw PostgresError(code: .connectionFailed, message: "cannot connect to \(connectionString): \(message)")
         }
         // Notices (for example "schema already exists, skipping") are not errors; keep them off stderr.
@@ -63,7 +63,7 @@ public final class PostgresConnection {
             PQexecParams(handle, sql, Int32(texts.count), nil, values, nil, nil, 0)
         }
         guard let result else {
-            throw PostgresError(code: .connectionLost, message: redactor.redact(String(cString: PQerrorMessage(handle)).trimmingWhitespace()), statement: Self.summary(sql))
+            throw PostgresError(code: .connectionLost, message: redactor.redact(String(cString: PQerrorMessage(handle)).oneLine()), statement: Self.summary(sql))
         }
         defer { PQclear(result) }
         switch PQresultStatus(result) {
@@ -71,7 +71,7 @@ public final class PostgresConnection {
             return Self.copyRows(result)
         default:
             let sqlState = PQresultErrorField(result, clibpq_diag_sqlstate()).map { String(cString: $0) }
-            let message = redactor.redact(String(cString: PQresultErrorMessage(result)).trimmingWhitespace())
+            let message = redactor.redact(String(cString: PQresultErrorMessage(result)).oneLine())
             let lost = PQstatus(handle) != CONNECTION_OK
             throw PostgresError(
                 code: lost ? .connectionLost : .queryFailed,
@@ -92,7 +92,7 @@ public final class PostgresConnection {
     func executeScript(_ sql: String) throws {
         guard let handle else { throw PostgresError(code: .connectionLost, message: "connection is closed") }
         guard let result = PQexec(handle, sql) else {
-            throw PostgresError(code: .connectionLost, message: redactor.redact(String(cString: PQerrorMessage(handle)).trimmingWhitespace()))
+            throw PostgresError(code: .connectionLost, message: redactor.redact(String(cString: PQerrorMessage(handle)).oneLine()))
         }
         defer { PQclear(result) }
         let status = PQresultStatus(result)
@@ -101,7 +101,7 @@ public final class PostgresConnection {
             throw PostgresError(
                 code: PQstatus(handle) == CONNECTION_OK ? .queryFailed : .connectionLost,
                 sqlState: sqlState,
-                message: redactor.redact(String(cString: PQresultErrorMessage(result)).trimmingWhitespace()),
+                message: redactor.redact(String(cString: PQresultErrorMessage(result)).oneLine()),
                 statement: Self.summary(sql)
             )
         }

@@ -127,7 +127,7 @@ public enum CommandLineTool {
         case let error as Config.ValidationError:
             text = "configuration is invalid:\n" + error.problems.map { "  - " + $0 }.joined(separator: "\n")
         default:
-            text = String(describing: error)
+            text = String(describing: error).split(whereSeparator: \.isNewline).joined(separator: " ")
         }
         printError("\(command) failed: \(text)")
     }

@@ -1,0 +1,178 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The built `JobRunner` binary, run as an operator would run it.
+@Suite struct CommandLineTests {
+    func run(_ arguments: [String], env: [String: String] = [:], in directory: URL? = nil) throws -> ProcessOutput {
+        try ProcessRunner.run(Paths.jobRunner, arguments, environment: env, directory: directory ?? FileManager.default.temporaryDirectory)
+    }
+
+    @Test func helpListsEveryCommandAndVariable() throws {
+        let out = try run(["--help"])
+        #expect(out.status == 0)
+        for word in ["fetch", "translate-pending", "publish", "all", "migrate", "--every", "DATABASE_URL", "SRC_CHANNEL", "DST_CHANNEL", "TARGET_LANG", "ANTHROPIC_API_KEY", "CLAUDE_MODEL", "LOG_LEVEL"] {
+            #expect(out.stdout.contains(word), "help mentions \(word)")
+        }
+    }
+
+    @Test(arguments: ["fetch", "translate-pending", "publish", "all", "migrate"])
+    func everyCommandHasHelp(command: String) throws {
+        let out = try run([command, "--help"])
+        #expect(out.status == 0)
+        #expect(out.stdout.hasPrefix("USAGE: JobRunner \(command)"))
+    }
+
+    @Test(arguments: [
+        (["frobnicate"], "unknown command frobnicate"),
+        (["fetch", "--verbose"], "unknown option --verbose"),
+        (["all", "--every"], "--every needs a duration"),
+        (["all", "--every", "soon"], "invalid duration soon"),
+        (["migrate", "--every", "30s"], "--every cannot be used with migrate"),
+        (["fetch", "publish"], "unexpected argument publish"),
+    ])
+    func usageErrorsExit64(arguments: [String], message: String) throws {
+        let out = try run(arguments)
+        #expect(out.status == 64)
+        #expect(out.stderr.hasPrefix("error: \(message)"))
+    }
+
+    @Test func noCommandPrintsUsageAndExits64() throws {
+        let out = try run([])
+        #expect(out.status == 64)
+        #expect(out.stdout.contains("USAGE: JobRunner <command>"))
+    }
+
+    @Test func missingConfigurationListsEveryProblemAndExits78() throws {
+        let out = try run(["all"])
+        #expect(out.status == 78)
+        let lines = out.stderr.split(separator: "\n")
+        #expect(lines.first == "error: all failed: configuration is invalid:")
+        #expect(lines.count == 5)
+        for name in ["DATABASE_URL", "SRC_CHANNEL", "DST_CHANNEL", "TARGET_LANG"] {
+            #expect(lines.contains { $0.hasPrefix("  - \(name) is not set") })
+        }
+    }
+
+    @Test func unreachableDatabaseFailsWithOneLineAndNoPassword() throws {
+        let out = try run(["migrate"], env: ["DATABASE_URL": "postgres://mirror:pa55-w0rd-secret@127.0.0.1:1/db?connect_timeout=2"])
+        #expect(out.status == 1)
+        #expect(!out.combined.contains("pa55-w0rd-secret"))
+        #expect(out.stderr.hasPrefix("error: migrate failed: postgres connectionFailed: cannot connect to mirror@127.0.0.1:1/db"))
+        #expect(out.stderr.contains("check DATABASE_URL"))
+        #expect(out.stderr.split(separator: "\n").count == 1)
+    }
+
+    @Test func jobsRefuseAnUnmigratedDatabase() async throws {
+        try await TestDatabase.withFresh { url in
+            let out = try run(["fetch"], env: ["DATABASE_URL": url, "SRC_CHANNEL": "export:\(Paths.sampleExport.path)", "DST_CHANNEL": "files:/tmp/x", "TARGET_LANG": "en"])
+            #expect(out.status == 1)
+            #expect(out.stderr == "error: fetch failed: database schema is at version none, this build needs 1; run `JobRunner migrate`\n")
+        }
+    }
+
+    @Test func missingExportIsAClearFailure() async throws {
+        try await TestDatabase.withFresh { url in
+            let env = ["DATABASE_URL": url, "SRC_CHANNEL": "export:/nonexistent/result.json", "DST_CHANNEL": "files:/tmp/x", "TARGET_LANG": "en"]
+            #expect(try run(["migrate"], env: env).status == 0)
+            let out = try run(["fetch"], env: env)
+            #expect(out.status == 1)
+            #expect(out.stderr.hasPrefix("error: fetch failed: cannot read Telegram export /nonexistent/result.json: file not found or unreadable; export the channel"))
+        }
+    }
+
+    @Test func migrateThenAllPrintsOneSummaryLineAndRerunPublishesNothing() async throws {
+        try await TestDatabase.withFresh { url in
+            try await Paths.withTemporaryDirectory { dir in
+                let env = ["DATABASE_URL": url, "SRC_CHANNEL": "export:\(Paths.sampleExport.path)", "DST_CHANNEL": "files:\(dir.path)/out", "TARGET_LANG": "de"]
+                let migrate = try run(["migrate"], env: env)
+                #expect(migrate.status == 0)
+                #expect(migrate.stdout.contains("msg=\"run finished\" job=migrate outcome=ok applied=1 schema_version=1"))
+                let first = try run(["all"], env: env)
+                #expect(first.status == 0)
+                #expect(first.stderr.isEmpty)
+                let summary = first.stdout.split(separator: "\n").filter { $0.contains("msg=\"run finished\"") }
+                #expect(summary.count == 1)
+                #expect(summary.first?.contains("summary=\"outcome=ok failed=0 fetched=10 parked=0 published=10 translated=6 waiting=0\"") == true)
+                #expect(summary.first?.contains("duration_s=") == true)
+                #expect(first.stdout.split(separator: "\n").allSatisfy { $0.hasPrefix("ts=") })
+                let journal = try String(contentsOf: dir.appendingPathComponent("out/publications.jsonl"), encoding: .utf8)
+                #expect(journal.split(separator: "\n").count == 8)
+                #expect(journal.contains("[→de] Добро пожаловать"))
+                let second = try run(["all"], env: env)
+                #expect(second.stdout.contains("summary=\"outcome=ok failed=0 fetched=0 parked=0 published=0 translated=0 waiting=0\""))
+            }
+        }
+    }
+
+    @Test func settingsComeFromDotEnvFilesInTheWorkingDirectory() async throws {
+        try await TestDatabase.withFresh { url in
+            try await Paths.withTemporaryDirectory { dir in
+                try "DATABASE_URL='\(url)'\nTARGET_LANG=fr\n".write(to: dir.appendingPathComponent(".env"), atomically: true, encoding: .utf8)
+                try "SRC_CHANNEL=export:\(Paths.sampleExport.path)\nDST_CHANNEL=files:out\nTARGET_LANG=es\nLOG_LEVEL=warning\n"
+                    .write(to: dir.appendingPathComponent("app_settings.env"), atomically: true, encoding: .utf8)
+                #expect(try run(["migrate"], env: [:], in: dir).status == 0)
+                let out = try run(["all"], env: [:], in: dir)
+                #expect(out.status == 0)
+                #expect(out.stdout.isEmpty)  // LOG_LEVEL=warning from app_settings.env silences info lines
+                let journal = try String(contentsOf: dir.appendingPathComponent("out/publications.jsonl"), encoding: .utf8)
+                #expect(journal.contains("[→fr] "))  // .env beats app_settings.env
+            }
+        }
+    }
+
+    @Test func loopStopsCleanlyOnSIGTERM() async throws {
+        try await TestDatabase.withFresh { url in
+            try await Paths.withTemporaryDirectory { dir in
+                let env = ["DATABASE_URL": url, "SRC_CHANNEL": "export:\(Paths.sampleExport.path)", "DST_CHANNEL": "files:\(dir.path)/out", "TARGET_LANG": "en", "PATH": ProcessInfo.processInfo.environment["PATH"] ?? ""]
+                #expect(try run(["migrate"], env: env).status == 0)
+                let process = Process()
+                process.executableURL = Paths.jobRunner
+                process.arguments = ["all", "--every", "1s"]
+                process.environment = env
+                let out = Pipe()
+                process.standardOutput = out
+                process.standardError = Pipe()
+                try process.run()
+                // Wait until the first iteration has finished, then ask it to stop.
+                let deadline = Date().addingTimeInterval(30)
+                while Date() < deadline, (try? String(contentsOf: dir.appendingPathComponent("out/publications.jsonl"), encoding: .utf8))?.split(separator: "\n").count != 8 {
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+                try await Task.sleep(for: .milliseconds(1500))
+                let stopAt = Date()
+                process.terminate()  // SIGTERM
+                process.waitUntilExit()
+                let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                #expect(process.terminationStatus == 0)
+                #expect(Date().timeIntervalSince(stopAt) < 10)
+                #expect(stdout.contains("msg=\"run finished\" job=all outcome=stopped"))
+                #expect(stdout.contains("iteration=2"))
+                let journal = try String(contentsOf: dir.appendingPathComponent("out/publications.jsonl"), encoding: .utf8)
+                #expect(journal.split(separator: "\n").count == 8)
+            }
+        }
+    }
+
+    @Test func badAnthropicKeyStopsTheRunNamingTheVariableNeverTheKey() async throws {
+        let key = "sk-ant-api03-FAKE-recognisable-secret-0123456789"
+        let server = try LocalHTTPServer { _ in
+            .json(401, #"{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"},"request_id":"req_011"}"#)
+        }
+        defer { server.stop() }
+        try await TestDatabase.withFresh { url in
+            try await Paths.withTemporaryDirectory { dir in
+                let env = [
+                    "DATABASE_URL": url, "SRC_CHANNEL": "export:\(Paths.sampleExport.path)", "DST_CHANNEL": "files:\(dir.path)/out",
+                    "TARGET_LANG": "en", "ANTHROPIC_API_KEY": key, "ANTHROPIC_BASE_URL": server.baseURL, "LOG_LEVEL": "trace",
+                ]
+                #expect(try run(["migrate"], env: env).status == 0)
+                let out = try run(["all"], env: env)
+                #expect(out.status == 1)
+                #expect(out.stderr.contains("set a valid ANTHROPIC_API_KEY"))
+                #expect(!out.combined.contains(key))
+                #expect(server.requests.first?.headers["x-api-key"] == key)
+            }
+        }
+    }
+}
