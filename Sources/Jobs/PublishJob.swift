@@ -8,16 +8,22 @@ import Foundation
 /// run died in between) is looked up in the destination: if it arrived it is recorded, otherwise it is sent
 /// again. A post waiting for its translation stops the route there, so nothing overtakes it; a post parked
 /// after repeated translation failures is left for the operator and the route goes on.
+///
+/// Two overlapping runs never publish the same unit: marking `publishing` is a claim, and a run that finds
+/// a unit claimed by another stops at it. A claim younger than ``staleAfter`` is assumed to belong to a run
+/// still at work; an older one is treated as left by a crash and reconciled.
 public struct PublishJob: Job {
     public static let name = "publish"
     let pageSize: Int
+    let staleAfter: Duration
 
-    public init(pageSize: Int = 200) {
+    public init(pageSize: Int = 200, staleAfter: Duration = .seconds(120)) {
         self.pageSize = pageSize
+        self.staleAfter = staleAfter
     }
 
     public func run(_ context: JobContext) async throws -> JobSummary {
-        var summary = JobSummary(["published": 0, "waiting": 0, "parked": 0])
+        var summary = JobSummary(["published": 0, "waiting": 0, "parked": 0, "in_flight": 0])
         for (route, chatID) in try await context.store.routes() {
             guard !context.stop.isStopRequested else { break }
             let destination = context.makeDestination(route.spec.destination)
@@ -31,16 +37,23 @@ public struct PublishJob: Job {
 
     private func reconcile(route: Route, destination: any Destination, context: JobContext, logger: Logger) async throws {
         var handled = Set<Int64>()
-        for postID in try await context.store.interruptedPublications(routeID: route.id) where !handled.contains(postID) {
+        for postID in try await context.store.interruptedPublications(routeID: route.id, olderThan: staleAfter) where !handled.contains(postID) {
             let unit = try await context.store.unitPostIDs(routeID: route.id, postID: postID)
             handled.formUnion(unit.postIDs)
-            if let ids = try await destination.findPublished(key: unit.key) {
-                try await context.store.markPublished(routeID: route.id, postIDs: unit.postIDs, destinationIDs: ids, lastMessageID: unit.lastMessageID)
-                logger.notice("interrupted publication found in destination; recorded", ["unit": unit.key])
-            } else {
-                try await context.store.clearPublishing(routeID: route.id, postIDs: unit.postIDs)
-                logger.notice("interrupted publication not in destination; will publish again", ["unit": unit.key])
-            }
+            try await settle(route: route, postIDs: unit.postIDs, key: unit.key, lastMessageID: unit.lastMessageID, destination: destination, context: context, logger: logger)
+        }
+    }
+
+    /// Resolves a unit whose outcome is unknown by asking the destination whether it arrived.
+    private func settle(
+        route: Route, postIDs: [Int64], key: String, lastMessageID: Int64, destination: any Destination, context: JobContext, logger: Logger
+    ) async throws {
+        if let ids = try await destination.findPublished(key: key) {
+            try await context.store.markPublished(routeID: route.id, postIDs: postIDs, destinationIDs: ids, lastMessageID: lastMessageID)
+            logger.notice("interrupted publication found in destination; recorded", ["unit": key])
+        } else {
+            try await context.store.clearPublishing(routeID: route.id, postIDs: postIDs)
+            logger.notice("interrupted publication not in destination; will publish again", ["unit": key])
         }
     }
 
@@ -58,6 +71,12 @@ public struct PublishJob: Job {
             for unit in Self.units(page) {
                 guard !context.stop.isStopRequested else { return summary }
                 cursor = unit.last!.post.messageID
+                if unit.contains(where: { $0.inFlight }) {
+                    summary["in_flight"] += unit.count
+                    logger.notice("unit is being published by another run, or by one that stopped less than \(staleAfter) ago; route paused here",
+                                  ["message_id": unit[0].post.messageID])
+                    return summary
+                }
                 if unit.contains(where: { $0.parked }) {
                     summary["parked"] += unit.count
                     logger.warning("post parked after failed translations; skipped", ["message_id": unit[0].post.messageID])
@@ -74,8 +93,19 @@ public struct PublishJob: Job {
                     items: unit.map { .init(postID: $0.postID, source: $0.post, content: $0.content!) }
                 )
                 let postIDs = unit.map(\.postID)
-                try await context.store.markPublishing(routeID: route.id, postIDs: postIDs)
-                let ids = try await destination.publish(publication)
+                guard try await context.store.markPublishing(routeID: route.id, postIDs: postIDs) else {
+                    summary["in_flight"] += unit.count
+                    logger.notice("unit claimed by another run; route paused here", ["message_id": unit[0].post.messageID])
+                    return summary
+                }
+                let ids: [String]
+                do {
+                    ids = try await destination.publish(publication)
+                } catch {
+                    // Settle now rather than leaving the claim to go stale: the destination knows whether it arrived.
+                    try? await settle(route: route, postIDs: postIDs, key: publication.key, lastMessageID: cursor, destination: destination, context: context, logger: logger)
+                    throw error
+                }
                 try await context.store.markPublished(routeID: route.id, postIDs: postIDs, destinationIDs: ids, lastMessageID: cursor)
                 summary["published"] += unit.count
             }

@@ -93,14 +93,14 @@ import TestSupport
                 #expect(first.stderr.isEmpty)
                 let summary = first.stdout.split(separator: "\n").filter { $0.contains("msg=\"run finished\"") }
                 #expect(summary.count == 1)
-                #expect(summary.first?.contains("summary=\"outcome=ok failed=0 fetched=10 parked=0 published=10 translated=6 waiting=0\"") == true)
+                #expect(summary.first?.contains("summary=\"outcome=ok failed=0 fetched=10 in_flight=0 parked=0 published=10 translated=6 waiting=0\"") == true)
                 #expect(summary.first?.contains("duration_s=") == true)
                 #expect(first.stdout.split(separator: "\n").allSatisfy { $0.hasPrefix("ts=") })
                 let journal = try String(contentsOf: dir.appendingPathComponent("out/publications.jsonl"), encoding: .utf8)
                 #expect(journal.split(separator: "\n").count == 8)
                 #expect(journal.contains("[→de] Добро пожаловать"))
                 let second = try run(["all"], env: env)
-                #expect(second.stdout.contains("summary=\"outcome=ok failed=0 fetched=0 parked=0 published=0 translated=0 waiting=0\""))
+                #expect(second.stdout.contains("summary=\"outcome=ok failed=0 fetched=0 in_flight=0 parked=0 published=0 translated=0 waiting=0\""))
             }
         }
     }

@@ -28,12 +28,13 @@ struct Harness {
         export: URL,
         translator: any Translator = PseudoTranslator(),
         stop: StopSignal = StopSignal(),
-        destination: (@Sendable (DestinationSpec) -> any Destination)? = nil
+        destination: (@Sendable (DestinationSpec) -> any Destination)? = nil,
+        database: Database? = nil
     ) throws -> JobContext {
         JobContext(
             config: try config(export: export),
             logger: logs.logger(level: .info),
-            store: MirrorStore(database: database),
+            store: MirrorStore(database: database ?? self.database),
             translator: translator,
             stop: stop,
             makeDestination: destination ?? JobContext.defaultDestination

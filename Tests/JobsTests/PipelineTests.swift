@@ -10,7 +10,7 @@ import TestSupport
         try await Harness.with { h in
             let summary = try await Pipeline().run(try h.context(export: Paths.sampleExport))
             // 12 messages: 2 service, 10 posts; 6 have words (2, 3, 4, 8, 9, 12); 5, 6, 7, 11 are media-only.
-            #expect(summary == JobSummary(["fetched": 10, "translated": 6, "failed": 0, "published": 10, "waiting": 0, "parked": 0]))
+            #expect(summary == JobSummary(["fetched": 10, "translated": 6, "failed": 0, "published": 10, "waiting": 0, "parked": 0, "in_flight": 0]))
             #expect(try await h.count("SELECT count(*) AS n FROM mirror.translations") == 6)
             #expect(try await h.count("SELECT count(*) AS n FROM mirror.events WHERE kind = 'fetched'") == 10)
             #expect(try await h.count("SELECT count(*) AS n FROM mirror.events WHERE kind = 'translated'") == 6)
@@ -41,7 +41,7 @@ import TestSupport
 
             // Running again publishes nothing.
             let again = try await Pipeline().run(try h.context(export: Paths.sampleExport))
-            #expect(again == JobSummary(["fetched": 0, "translated": 0, "failed": 0, "published": 0, "waiting": 0, "parked": 0]))
+            #expect(again == JobSummary(["fetched": 0, "translated": 0, "failed": 0, "published": 0, "waiting": 0, "parked": 0, "in_flight": 0]))
             #expect(try h.files.readRecords().count == 8)
         }
     }
@@ -90,7 +90,7 @@ import TestSupport
         }
     }
 
-    @Test func interruptedPublicationIsFoundInTheDestinationNotRepeated() async throws {
+    @Test func destinationFailureAfterWritingIsSettledAtOnceNotRepeated() async throws {
         try await Harness.with { h in
             let files = h.files
             let crashing: @Sendable (DestinationSpec) -> any Destination = { _ in
@@ -99,17 +99,16 @@ import TestSupport
             await #expect(throws: CrashingDestination.Crash.self) {
                 try await Pipeline().run(try h.context(export: Paths.sampleExport, destination: crashing))
             }
-            #expect(try await h.count("SELECT count(*) AS n FROM mirror.publications WHERE state = 'publishing'") == 1)
+            #expect(try await h.count("SELECT count(*) AS n FROM mirror.publications WHERE state = 'publishing'") == 0)
+            #expect(try await h.count("SELECT count(*) AS n FROM mirror.publications WHERE state = 'published'") == 7)
             let summary = try await PublishJob().run(try h.context(export: Paths.sampleExport))
-            #expect(summary["published"] == 3)  // 9, 11, 12; 8 was reconciled, not re-sent
-            let ids = try h.files.readRecords().flatMap { $0.items.map(\.sourceMessageID) }
-            #expect(ids == [2, 3, 4, 5, 6, 7, 8, 9, 11, 12])
-            #expect(try await h.count("SELECT count(*) AS n FROM mirror.publications WHERE state = 'published'") == 10)
+            #expect(summary["published"] == 3)  // 9, 11, 12; 8 was found in the destination, not re-sent
+            #expect(try h.files.readRecords().flatMap { $0.items.map(\.sourceMessageID) } == [2, 3, 4, 5, 6, 7, 8, 9, 11, 12])
             #expect(h.logs.lines.contains { $0.contains("interrupted publication found in destination") })
         }
     }
 
-    @Test func interruptedPublicationThatNeverArrivedIsSentOnce() async throws {
+    @Test func destinationFailureBeforeWritingIsSentOnceLater() async throws {
         try await Harness.with { h in
             let files = h.files
             let crashing: @Sendable (DestinationSpec) -> any Destination = { _ in
@@ -121,6 +120,85 @@ import TestSupport
             _ = try await PublishJob().run(try h.context(export: Paths.sampleExport))
             let records = try h.files.readRecords()
             #expect(records.map { $0.items.map(\.sourceMessageID) } == [[2], [3], [4, 5, 6], [7], [8], [9], [11], [12]])
+        }
+    }
+
+    /// A run killed between writing to the destination and recording it leaves its claim behind.
+    func simulateCrashedClaim(_ h: Harness, messageID: Int64, age: String, removeFromDestination: Bool) async throws {
+        try await h.database.withConnection { conn in
+            _ = try conn.query("""
+                UPDATE mirror.publications SET state = 'publishing', updated_at = now() - $2::interval
+                WHERE post_id = (SELECT id FROM mirror.posts WHERE message_id = $1)
+                """, [messageID, age])
+        }
+        if removeFromDestination {
+            let lines = try String(contentsOf: h.files.journalURL, encoding: .utf8).split(separator: "\n")
+            try (lines.filter { !$0.contains("\"source_message_id\":\(messageID)}") }.joined(separator: "\n") + "\n")
+                .write(to: h.files.journalURL, atomically: true, encoding: .utf8)
+        }
+    }
+
+    @Test func staleClaimFoundInTheDestinationIsRecordedNotRepeated() async throws {
+        try await Harness.with { h in
+            _ = try await Pipeline().run(try h.context(export: Paths.sampleExport))
+            try await simulateCrashedClaim(h, messageID: 12, age: "10 minutes", removeFromDestination: false)
+            let summary = try await PublishJob().run(try h.context(export: Paths.sampleExport))
+            #expect(summary["published"] == 0)
+            #expect(try h.files.readRecords().flatMap { $0.items.map(\.sourceMessageID) } == [2, 3, 4, 5, 6, 7, 8, 9, 11, 12])
+            #expect(try await h.count("SELECT count(*) AS n FROM mirror.publications WHERE state = 'published'") == 10)
+        }
+    }
+
+    @Test func staleClaimMissingFromTheDestinationIsSentOnce() async throws {
+        try await Harness.with { h in
+            _ = try await Pipeline().run(try h.context(export: Paths.sampleExport))
+            try await simulateCrashedClaim(h, messageID: 12, age: "10 minutes", removeFromDestination: true)
+            #expect(try h.files.readRecords().count == 7)
+            let summary = try await PublishJob().run(try h.context(export: Paths.sampleExport))
+            #expect(summary["published"] == 1)
+            #expect(try h.files.readRecords().flatMap { $0.items.map(\.sourceMessageID) } == [2, 3, 4, 5, 6, 7, 8, 9, 11, 12])
+        }
+    }
+
+    @Test func freshClaimPausesTheRouteInsteadOfPublishingTwice() async throws {
+        try await Harness.with { h in
+            _ = try await FetchJob().run(try h.context(export: Paths.sampleExport))
+            _ = try await TranslatePendingJob().run(try h.context(export: Paths.sampleExport))
+            // Another run has just claimed post 7 and is writing it.
+            try await h.database.withConnection { conn in
+                _ = try conn.query("""
+                    INSERT INTO mirror.publications (route_id, post_id, state)
+                    SELECT r.id, p.id, 'publishing' FROM mirror.routes r, mirror.posts p WHERE p.message_id = 7
+                    """)
+            }
+            let summary = try await PublishJob().run(try h.context(export: Paths.sampleExport))
+            #expect(summary["published"] == 5)  // 2, 3, album 4-6; then it stops at 7
+            #expect(summary["in_flight"] == 1)
+            #expect(try h.files.readRecords().flatMap { $0.items.map(\.sourceMessageID) } == [2, 3, 4, 5, 6])
+        }
+    }
+
+    @Test func overlappingPublishRunsPublishEveryPostExactlyOnce() async throws {
+        try await Harness.with { h in
+            let export = try Paths.russianExport
+            _ = try await FetchJob().run(try h.context(export: export))
+            _ = try await TranslatePendingJob().run(try h.context(export: export))
+            // Four runners on one database, each with its own connection, until all posts are out.
+            for _ in 0..<20 {
+                let published = try await withThrowingTaskGroup(of: Int.self) { group in
+                    for _ in 0..<4 {
+                        let context = try h.context(export: export, database: Database(try ConnectionString(h.url), logger: Logger(level: .error)))
+                        group.addTask { try await PublishJob(pageSize: 50).run(context)["published"] }
+                    }
+                    return try await group.reduce(0, +)
+                }
+                if try await h.count("SELECT count(*) AS n FROM mirror.publications WHERE state = 'published'") == 3717 { break }
+                #expect(published > 0)
+            }
+            let ids = try h.files.readRecords().flatMap { $0.items.map(\.sourceMessageID) }
+            #expect(ids.count == 3717)
+            #expect(Set(ids).count == 3717)
+            #expect(ids == ids.sorted())
         }
     }
 

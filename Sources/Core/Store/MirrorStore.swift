@@ -147,6 +147,8 @@ public struct MirrorStore: Sendable {
         public var content: FormattedText?
         /// Translation failed too often; the post waits for an operator and does not block the route.
         public var parked: Bool
+        /// Marked `publishing` by a run that is still working or that died; the route waits for it.
+        public var inFlight: Bool
     }
 
     /// Unpublished posts of a route in source order, after `afterMessageID`, up to `limit` posts.
@@ -156,12 +158,12 @@ public struct MirrorStore: Sendable {
                 SELECT p.id, p.chat_id, p.message_id, extract(epoch FROM p.posted_at)::float8 AS posted_at,
                        extract(epoch FROM p.edited_at)::float8 AS edited_at, p.text, p.entities, p.media, p.album_id,
                        p.needs_translation, t.text AS t_text, t.entities AS t_entities,
-                       COALESCE(f.attempts, 0) >= $5 AS parked
+                       COALESCE(f.attempts, 0) >= $5 AS parked, x.state IS NOT NULL AS in_flight
                 FROM mirror.posts p
                 LEFT JOIN mirror.translations t ON t.post_id = p.id AND t.target_lang = $3
                 LEFT JOIN mirror.translation_failures f ON f.post_id = p.id AND f.target_lang = $3
-                WHERE p.chat_id = $2 AND p.message_id > $6
-                  AND NOT EXISTS (SELECT 1 FROM mirror.publications x WHERE x.route_id = $1 AND x.post_id = p.id)
+                LEFT JOIN mirror.publications x ON x.route_id = $1 AND x.post_id = p.id
+                WHERE p.chat_id = $2 AND p.message_id > $6 AND x.state IS DISTINCT FROM 'published'
                 ORDER BY p.message_id
                 LIMIT $4
                 """, [route.id, chatID, route.spec.targetLanguage.description, limit, maxAttempts, afterMessageID])
@@ -186,27 +188,44 @@ public struct MirrorStore: Sendable {
             } else {
                 content = post.content
             }
-            return PendingPublication(postID: try row.decode("id"), post: post, content: content, parked: try content == nil && row.decode("parked", as: Bool.self))
+            return PendingPublication(postID: try row.decode("id"), post: post, content: content, parked: try content == nil && row.decode("parked", as: Bool.self),
+                inFlight: try row.decode("in_flight"))
         }
     }
 
     /// Publications of a route left in `publishing` by an interrupted run.
-    public func interruptedPublications(routeID: Int64) async throws -> [Int64] {
+    /// Only marks older than `olderThan` count: a younger one may belong to a run that is still working.
+    public func interruptedPublications(routeID: Int64, olderThan: Duration) async throws -> [Int64] {
         try await database.withConnection { conn in
-            try conn.query("SELECT post_id FROM mirror.publications WHERE route_id = $1 AND state = 'publishing' ORDER BY post_id", [routeID])
+            try conn.query("""
+                SELECT post_id FROM mirror.publications
+                WHERE route_id = $1 AND state = 'publishing' AND updated_at <= now() - make_interval(secs => $2)
+                ORDER BY post_id
+                """, [routeID, Double(olderThan.components.seconds)])
                 .map { try $0.decode("post_id") }
         }
     }
 
     /// Commits the intent to publish before the destination is touched.
-    public func markPublishing(routeID: Int64, postIDs: [Int64]) async throws {
-        try await database.transaction { conn in
-            for postID in postIDs {
-                try conn.query("""
-                    INSERT INTO mirror.publications (route_id, post_id, state) VALUES ($1, $2, 'publishing')
-                    ON CONFLICT (route_id, post_id) DO NOTHING
-                    """, [routeID, postID])
+    ///
+    /// - Returns: `false`, with nothing changed, when another run already marked one of the posts: that run
+    ///   owns the unit, and this one must not publish it too.
+    public func markPublishing(routeID: Int64, postIDs: [Int64]) async throws -> Bool {
+        struct AlreadyClaimed: Error {}
+        do {
+            try await database.transaction { conn in
+                var claimed = 0
+                for postID in postIDs {
+                    claimed += try conn.query("""
+                        INSERT INTO mirror.publications (route_id, post_id, state) VALUES ($1, $2, 'publishing')
+                        ON CONFLICT (route_id, post_id) DO NOTHING
+                        """, [routeID, postID]).affectedRows
+                }
+                if claimed != postIDs.count { throw AlreadyClaimed() }
             }
+            return true
+        } catch is AlreadyClaimed {
+            return false
         }
     }
 
