@@ -277,3 +277,43 @@ import TestSupport
         #expect(ReviewPage.html(content) == "<b>a&lt;</b><i><b>b</b></i><i>&gt;&amp;</i><u>c</u>")
     }
 }
+
+@Suite struct RouteTests {
+    @Test func routesStoredInTheDatabaseArePublishedToo() async throws {
+        try await Harness.with { h in
+            let context = try h.context(export: Paths.sampleExport)
+            let german = h.output.deletingLastPathComponent().appendingPathComponent("out-de")
+            _ = try await context.store.upsertRoute(
+                RouteSpec(source: .desktopExport(path: Paths.sampleExport.path), destination: .files(directory: german.path), targetLanguage: LanguageCode("de")!),
+                chatID: -1_001_000_000_001
+            )
+            let summary = try await Pipeline().run(context)
+            #expect(summary["fetched"] == 10)
+            #expect(summary["translated"] == 12)  // 6 posts with words, in two languages
+            #expect(summary["published"] == 20)
+            #expect(try h.files.readRecords().first?.items.first?.published.text.hasPrefix("[→en] ") == true)
+            let de = try FileDestination(directory: german.path).readRecords()
+            #expect(de.count == 8)
+            #expect(de.first?.items.first?.published.text.hasPrefix("[→de] ") == true)
+        }
+    }
+}
+
+@Suite struct InvocationTests {
+    @Test func durations() throws {
+        #expect(try Invocation.parseDuration("30s") == .seconds(30))
+        #expect(try Invocation.parseDuration("5m") == .seconds(300))
+        #expect(try Invocation.parseDuration("1h30m") == .seconds(5400))
+        #expect(try Invocation.parseDuration("1500ms") == .milliseconds(1500))
+        #expect(throws: UsageError.self) { try Invocation.parseDuration("500ms") }
+        #expect(throws: UsageError.self) { try Invocation.parseDuration("30") }
+        #expect(throws: UsageError.self) { try Invocation.parseDuration("s") }
+        #expect(throws: UsageError.self) { try Invocation.parseDuration("-5s") }
+    }
+
+    @Test func parsing() throws {
+        #expect(try Invocation.parse(["all", "--every", "30s"]) == Invocation(command: .all, every: .seconds(30)))
+        #expect(try Invocation.parse(["--every=1m", "publish"]) == Invocation(command: .publish, every: .seconds(60)))
+        #expect(try Invocation.parse(["fetch", "-h"]) == Invocation(command: .fetch, help: true))
+    }
+}
