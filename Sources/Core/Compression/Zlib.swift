@@ -16,27 +16,7 @@ public enum Zlib {
         var stream = z_stream()
         try check(czlib_deflate_init2(&stream, level, 15 + 16), "deflateInit2", stream)
         defer { deflateEnd(&stream) }
-        var output = Data()
-        let chunk = 64 * 1024
-        var buffer = [UInt8](repeating: 0, count: chunk)
-        try data.withUnsafeBytes { (input: UnsafeRawBufferPointer) in
-            stream.next_in = UnsafeMutablePointer(mutating: input.bindMemory(to: Bytef.self).baseAddress)
-            stream.avail_in = uInt(input.count)
-            var status: Int32 = Z_OK
-            repeat {
-                status = buffer.withUnsafeMutableBufferPointer { out in
-                    stream.next_out = out.baseAddress
-                    stream.avail_out = uInt(chunk)
-                    return deflate(&stream, Z_FINISH)
-                }
-                guard status == Z_OK || status == Z_STREAM_END || status == Z_BUF_ERROR else {
-                    try check(status, "deflate", stream)
-                    return
-                }
-                output.append(contentsOf: buffer[0..<(chunk - Int(stream.avail_out))])
-            } while status != Z_STREAM_END
-        }
-        return output
+        return try pump(&stream, input: data, function: "deflate", limit: .max) { deflate(&$0, Z_FINISH) }
     }
 
     /// Inflates gzip or zlib data (the header is detected).
@@ -46,29 +26,39 @@ public enum Zlib {
         var stream = z_stream()
         try check(czlib_inflate_init2(&stream, 15 + 32), "inflateInit2", stream)
         defer { inflateEnd(&stream) }
+        return try pump(&stream, input: data, function: "inflate", limit: limit) { inflate(&$0, Z_NO_FLUSH) }
+    }
+
+    /// Feeds `input` through `step` in 64 KiB output chunks until the stream ends.
+    private static func pump(
+        _ stream: inout z_stream, input: Data, function: String, limit: Int, step: (inout z_stream) -> Int32
+    ) throws -> Data {
         var output = Data()
         let chunk = 64 * 1024
         var buffer = [UInt8](repeating: 0, count: chunk)
-        try data.withUnsafeBytes { (input: UnsafeRawBufferPointer) in
-            stream.next_in = UnsafeMutablePointer(mutating: input.bindMemory(to: Bytef.self).baseAddress)
-            stream.avail_in = uInt(input.count)
+        try input.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+            stream.next_in = UnsafeMutablePointer(mutating: raw.bindMemory(to: Bytef.self).baseAddress)
+            stream.avail_in = uInt(raw.count)
             var status: Int32 = Z_OK
             repeat {
                 status = buffer.withUnsafeMutableBufferPointer { out in
                     stream.next_out = out.baseAddress
                     stream.avail_out = uInt(chunk)
-                    return inflate(&stream, Z_NO_FLUSH)
+                    return step(&stream)
                 }
-                guard status == Z_OK || status == Z_STREAM_END else {
-                    if status == Z_BUF_ERROR {
-                        throw Error(function: "inflate", code: status, message: "input is truncated")
-                    }
-                    try check(status, "inflate", stream)
-                    return
+                switch status {
+                case Z_OK, Z_STREAM_END:
+                    break
+                case Z_BUF_ERROR where stream.avail_in == 0 && stream.avail_out == uInt(chunk):
+                    throw Error(function: function, code: status, message: "input is truncated")
+                case Z_BUF_ERROR:
+                    break
+                default:
+                    try check(status, function, stream)
                 }
                 output.append(contentsOf: buffer[0..<(chunk - Int(stream.avail_out))])
                 if output.count > limit {
-                    throw Error(function: "inflate", code: Z_MEM_ERROR, message: "output exceeds \(limit) bytes")
+                    throw Error(function: function, code: Z_MEM_ERROR, message: "output exceeds \(limit) bytes")
                 }
             } while status != Z_STREAM_END
         }

@@ -110,14 +110,21 @@ public enum EntityMarkup {
         return FormattedText(text: text, entities: entities)
     }
 
-    static func escape(_ text: String) -> String {
+    static func escape(_ text: String) -> String { text.escapingMarkup(quotes: false) }
+}
+
+extension String {
+    /// `&`, `<`, `>` (and, for HTML attributes, `"` and `'`) as character references.
+    func escapingMarkup(quotes: Bool) -> String {
         var out = ""
-        out.reserveCapacity(text.utf8.count)
-        for c in text.unicodeScalars {
+        out.reserveCapacity(utf8.count)
+        for c in unicodeScalars {
             switch c {
             case "&": out += "&amp;"
             case "<": out += "&lt;"
             case ">": out += "&gt;"
+            case "\"" where quotes: out += "&quot;"
+            case "'" where quotes: out += "&#39;"
             default: out.unicodeScalars.append(c)
             }
         }
