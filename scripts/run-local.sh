@@ -5,7 +5,7 @@
 #   scripts/run-local.sh [path/to/result.json]
 #
 # Without an argument it uses the real Russian export in ../shared/fixtures when present, otherwise the
-# sample export in Samples/. Output lands in out/<export name>/ (publications.jsonl and index.html).
+# sample export in Samples/. Output lands in out/channel-<id>-<lang>/ (publications.jsonl, index.html).
 # Translation is offline (pseudo-translator) unless ANTHROPIC_API_KEY is set.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -32,12 +32,14 @@ say "building (release)"
 swift build -c release --package-path "$ROOT" 2>&1 | tail -n 1
 bin="$(swift build -c release --package-path "$ROOT" --show-bin-path)/JobRunner"
 
-name="$(basename "$(dirname "$export_path")")"
-[ "$name" = "telegram_desktop_export" ] && name="$(basename "$export_path" .json)"
+# One output folder per channel and language, whatever folder the export sits in, so a newer export of
+# the same channel continues the same route (and publishes only what is new).
+channel_id="$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1], encoding="utf-8")).get("id", "unknown"))' "$export_path" 2>/dev/null || echo unknown)"
+export TARGET_LANG="${TARGET_LANG:-en}"
+name="channel-$channel_id-$TARGET_LANG"
 export DATABASE_URL="host=$sock dbname=mirror user=postgres"
 export SRC_CHANNEL="export:$export_path"
 export DST_CHANNEL="files:$ROOT/out/$name"
-export TARGET_LANG="${TARGET_LANG:-en}"
 
 "$bin" migrate
 "$bin" all

@@ -65,9 +65,12 @@ public struct JobContext: Sendable {
     }
 }
 
-/// Counts a job reports in its summary line.
+/// Counts a job reports in its summary line, and the failures of routes that did not stop the others.
 public struct JobSummary: Sendable, Equatable {
     public var counts: [String: Int]
+    /// One line per route that failed (missing export, unwritable destination…); the other routes went on.
+    public var errors: [String] = []
+
     public init(_ counts: [String: Int] = [:]) { self.counts = counts }
 
     public subscript(key: String) -> Int {
@@ -77,6 +80,15 @@ public struct JobSummary: Sendable, Equatable {
 
     public mutating func merge(_ other: JobSummary) {
         counts.merge(other.counts, uniquingKeysWith: +)
+        errors += other.errors
+    }
+
+    /// `ok`; `partial` when some posts failed but others went through; `failed` when a route failed or every
+    /// translation attempted failed (an API outage or a bad model must not look like success to a scheduler).
+    public var outcome: String {
+        if !errors.isEmpty { return "failed" }
+        if self["failed"] > 0 { return self["translated"] == 0 ? "failed" : "partial" }
+        return "ok"
     }
 }
 
@@ -84,5 +96,23 @@ public struct JobSummary: Sendable, Equatable {
 public protocol Job: Sendable {
     /// The command name, e.g. `fetch`.
     static var name: String { get }
+    /// The counters its summary always carries, zero when nothing happened.
+    static var counters: [String] { get }
     func run(_ context: JobContext) async throws -> JobSummary
+}
+
+extension Job {
+    /// A summary with every counter at zero.
+    static var emptySummary: JobSummary { JobSummary(Dictionary(uniqueKeysWithValues: counters.map { ($0, 0) })) }
+}
+
+/// Errors that concern one route only, so the job records them and goes on with the others.
+///
+/// Database failures and a translator's configuration error (bad API key) affect every route and stop the job.
+func isRouteLocal(_ error: Error) -> Bool {
+    switch error {
+    case is PostgresError, is CancellationError: false
+    case let error as TranslationError: error.kind != .fatal
+    default: true
+    }
 }

@@ -5,11 +5,12 @@ import Foundation
 public struct Pipeline: Job {
     public static let name = "all"
     public static let stages: [any Job] = [FetchJob(), TranslatePendingJob(), PublishJob()]
+    public static let counters = FetchJob.counters + TranslatePendingJob.counters + PublishJob.counters
 
     public init() {}
 
     public func run(_ context: JobContext) async throws -> JobSummary {
-        var summary = JobSummary()
+        var summary = Self.emptySummary
         for stage in Self.stages {
             guard !context.stop.isStopRequested else { break }
             summary.merge(try await stage.run(context))

@@ -14,6 +14,7 @@ import Foundation
 /// still at work; an older one is treated as left by a crash and reconciled.
 public struct PublishJob: Job {
     public static let name = "publish"
+    public static let counters = ["published", "waiting", "parked", "in_flight"]
     let pageSize: Int
     let staleAfter: Duration
 
@@ -23,14 +24,22 @@ public struct PublishJob: Job {
     }
 
     public func run(_ context: JobContext) async throws -> JobSummary {
-        var summary = JobSummary(["published": 0, "waiting": 0, "parked": 0, "in_flight": 0])
+        var summary = Self.emptySummary
         for (route, chatID) in try await context.store.routes() {
             guard !context.stop.isStopRequested else { break }
             let destination = context.makeDestination(route.spec.destination)
             let logger = context.logger.with("route", route.id)
-            try await reconcile(route: route, destination: destination, context: context, logger: logger)
-            summary.merge(try await publishRoute(route, chatID: chatID, destination: destination, context: context, logger: logger))
-            try await destination.finishRun()
+            var routeSummary = JobSummary()
+            do {
+                try await reconcile(route: route, destination: destination, context: context, logger: logger)
+                try await publishRoute(route, chatID: chatID, destination: destination, context: context, logger: logger, into: &routeSummary)
+                try await destination.finishRun(published: routeSummary["published"])
+            } catch where isRouteLocal(error) {
+                // One broken destination must not hold back the other routes.
+                routeSummary.errors.append("route \(route.id) (\(route.spec.destination)): \(error)")
+                logger.error("publish failed for a route", ["error": String(describing: error)])
+            }
+            summary.merge(routeSummary)
         }
         return summary
     }
@@ -57,8 +66,10 @@ public struct PublishJob: Job {
         }
     }
 
-    private func publishRoute(_ route: Route, chatID: Int64, destination: any Destination, context: JobContext, logger: Logger) async throws -> JobSummary {
-        var summary = JobSummary()
+    /// Counts go into `summary` as they happen, so a failure part-way still reports what was published.
+    private func publishRoute(
+        _ route: Route, chatID: Int64, destination: any Destination, context: JobContext, logger: Logger, into summary: inout JobSummary
+    ) async throws {
         var cursor: Int64 = .min
         while !context.stop.isStopRequested {
             var page = try await context.store.unpublishedPosts(
@@ -69,13 +80,13 @@ public struct PublishJob: Job {
                 page.removeLast(page.reversed().prefix { $0.post.albumID == album }.count)
             }
             for unit in Self.units(page) {
-                guard !context.stop.isStopRequested else { return summary }
+                guard !context.stop.isStopRequested else { return }
                 cursor = unit.last!.post.messageID
                 if unit.contains(where: { $0.inFlight }) {
                     summary["in_flight"] += unit.count
                     logger.notice("unit is being published by another run, or by one that stopped less than \(staleAfter) ago; route paused here",
                                   ["message_id": unit[0].post.messageID])
-                    return summary
+                    return
                 }
                 if unit.contains(where: { $0.parked }) {
                     summary["parked"] += unit.count
@@ -85,7 +96,7 @@ public struct PublishJob: Job {
                 guard unit.allSatisfy({ $0.content != nil }) else {
                     summary["waiting"] += unit.count
                     logger.info("waiting for translation; route paused here", ["message_id": unit[0].post.messageID])
-                    return summary
+                    return
                 }
                 let publication = PublicationUnit(
                     routeID: route.id,
@@ -96,7 +107,7 @@ public struct PublishJob: Job {
                 guard try await context.store.markPublishing(routeID: route.id, postIDs: postIDs) else {
                     summary["in_flight"] += unit.count
                     logger.notice("unit claimed by another run; route paused here", ["message_id": unit[0].post.messageID])
-                    return summary
+                    return
                 }
                 let ids: [String]
                 do {
@@ -110,7 +121,6 @@ public struct PublishJob: Job {
                 summary["published"] += unit.count
             }
         }
-        return summary
     }
 
     /// Consecutive posts sharing an album id form one unit; every other post is a unit of its own.

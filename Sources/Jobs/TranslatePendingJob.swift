@@ -8,6 +8,7 @@ import Foundation
 /// retried automatically. A translator that reports a configuration problem (bad API key) stops the job.
 public struct TranslatePendingJob: Job {
     public static let name = "translate-pending"
+    public static let counters = ["translated", "failed"]
     public static let maxAttempts = 5
     let pageSize: Int
 
@@ -16,7 +17,7 @@ public struct TranslatePendingJob: Job {
     }
 
     public func run(_ context: JobContext) async throws -> JobSummary {
-        var summary = JobSummary(["translated": 0, "failed": 0])
+        var summary = Self.emptySummary
         var pairs: [(chatID: Int64, language: LanguageCode)] = []
         for (route, chatID) in try await context.store.routes() where !pairs.contains(where: { $0.chatID == chatID && $0.language == route.spec.targetLanguage }) {
             pairs.append((chatID, route.spec.targetLanguage))

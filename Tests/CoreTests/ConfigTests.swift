@@ -81,25 +81,45 @@ import TestSupport
     }
 
     @Test func envFileDialect() throws {
-        let parsed = try EnvFile.parse(
+        let parsed = EnvFile.parse(
             """
             # comment
             PLAIN=value # trailing comment
             export EXPORTED=yes
             SINGLE='keep \\n literal # here'
-            DOUBLE="line1\\nline2 \\"q\\""
+            DOUBLE="line1\\nline2 \\"q\\"" # comment after quotes
+            QUOTED_HASH='a#b' # real comment
             EQUALS=a=b=c
             EMPTY=
 
             """, file: ".env")
-        #expect(parsed["PLAIN"] == "value")
-        #expect(parsed["EXPORTED"] == "yes")
-        #expect(parsed["SINGLE"] == "keep \\n literal # here")
-        #expect(parsed["DOUBLE"] == "line1\nline2 \"q\"")
-        #expect(parsed["EQUALS"] == "a=b=c")
-        #expect(parsed["EMPTY"] == "")
-        #expect(throws: EnvFile.Problem.self) { try EnvFile.parse("X=\"unterminated\n", file: ".env") }
-        #expect(throws: EnvFile.Problem.self) { try EnvFile.parse("1BAD=x\n", file: ".env") }
+        #expect(parsed.problems.isEmpty)
+        #expect(parsed.values["PLAIN"] == "value")
+        #expect(parsed.values["EXPORTED"] == "yes")
+        #expect(parsed.values["SINGLE"] == "keep \\n literal # here")
+        #expect(parsed.values["DOUBLE"] == "line1\nline2 \"q\"")
+        #expect(parsed.values["QUOTED_HASH"] == "a#b")
+        #expect(parsed.values["EQUALS"] == "a=b=c")
+        #expect(parsed.values["EMPTY"] == "")
+    }
+
+    @Test func malformedLinesAreReportedAndTheRestStillCounts() {
+        let parsed = EnvFile.parse("A=1\nX=\"unterminated\n1BAD=x\nB='x' trailing\nno equals here\nC=3\n", file: ".env")
+        #expect(parsed.values == ["A": "1", "C": "3"])
+        #expect(parsed.problems.map(\.line) == [2, 3, 4, 5])
+        #expect(parsed.problems.map(\.reason) == [
+            "unterminated \" quote", "invalid variable name", "unexpected text after the closing ' quote", "expected KEY=VALUE",
+        ])
+    }
+
+    @Test func aBadLineDoesNotHideTheOtherVariablesOfItsFile() async throws {
+        let error = await #expect(throws: Config.ValidationError.self) {
+            try await load([:], files: [
+                ".env": "DATABASE_URL=postgres://u@h/db\nSRC_CHANNEL=export:/x.json\nDST_CHANNEL=files:/o\nTARGET_LANG=de\n%%% garbage\n",
+                "app_settings.env": "TARGET_LANG=fr\n",
+            ])
+        }
+        #expect(error?.problems == [".env line 5: expected KEY=VALUE; fix or remove that line"])
     }
 
     @Test func secretsAreRegisteredForRedaction() async throws {
@@ -143,5 +163,17 @@ import TestSupport
         #expect(LogLevel(name: "WARN") == .warning)
         #expect(LogLevel(name: "debug") == .debug)
         #expect(LogLevel(name: "verbose") == nil)
+    }
+}
+
+@Suite struct LanguageCodeTests {
+    @Test(arguments: [("en", "en"), ("EN", "en"), ("pt-br", "pt-BR"), ("zh-hans", "zh-Hans"), ("sr-Latn-RS", "sr-Latn-RS"), ("es-419", "es-419")])
+    func tagsAreCanonicalised(input: String, canonical: String) {
+        #expect(LanguageCode(input)?.description == canonical)
+    }
+
+    @Test(arguments: ["", "e", "english", "en_US", "en-", "12"])
+    func nonTagsAreRejected(input: String) {
+        #expect(LanguageCode(input) == nil)
     }
 }

@@ -123,3 +123,27 @@ import TestSupport
         }
     }
 }
+
+@Suite struct ConnectionStringTests {
+    @Test(arguments: [
+        "postgres://bob:S3cretPW@[::1/mirror",
+        "mysql://bob:S3cretPW@h/db",
+        "postgres://bob:S3c@retPW@db.example.com:5432/db?sslmode=bogus",
+        "host=h user=bob password=S3cretPW sslmode=bogus",
+        "host=h user=bob password='S3cretPW' port=notaport",
+        "postgres://bob:S3cretPW@h:99999/db",
+    ])
+    func malformedStringsNeverEchoThePassword(raw: String) {
+        let error = #expect(throws: PostgresError.self) { try ConnectionString(raw) }
+        #expect(error?.code == .invalidConnectionString)
+        for fragment in ["S3cretPW", "S3c@retPW", "retPW"] {
+            #expect(error?.description.contains(fragment) == false, "\(error?.description ?? "")")
+        }
+    }
+
+    @Test func suspectedPasswords() {
+        #expect(ConnectionString.suspectedPasswords(in: "postgres://u:p%40ss@h/db").contains("p@ss"))
+        #expect(ConnectionString.suspectedPasswords(in: "host=h password = secret1 user=u") == ["secret1"])
+        #expect(ConnectionString.suspectedPasswords(in: "postgres://u@h/db").isEmpty)
+    }
+}

@@ -131,6 +131,7 @@ import TestSupport
         ("{\"name\": \"x\"", "not valid JSON"),
         ("[1, 2, 3]", "unexpected value"),
         ("{\"id\": 5, \"chats\": {\"list\": []}}", "no \"messages\" array"),
+        ("{\"about\": \"whole account\", \"chats\": {\"list\": []}}", "whole-account export"),
         ("{\"id\": 5, \"messages\": [{\"id\": \"seven\", \"type\": \"message\"}]}", "messages"),
     ])
     func garbageIsAClearErrorNamingTheFix(input: String, reason: String) {

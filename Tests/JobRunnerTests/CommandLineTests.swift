@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TestSupport
+import Core
 
 /// The built `JobRunner` binary, run as an operator would run it.
 @Suite struct CommandLineTests {
@@ -30,6 +31,7 @@ import TestSupport
         (["all", "--every", "soon"], "invalid duration soon"),
         (["migrate", "--every", "30s"], "--every cannot be used with migrate"),
         (["fetch", "publish"], "unexpected argument publish"),
+        (["all", "--every", "30s", "--every=5s"], "--every is given more than once"),
     ])
     func usageErrorsExit64(arguments: [String], message: String) throws {
         let out = try run(arguments)
@@ -71,13 +73,46 @@ import TestSupport
         }
     }
 
+    @Test func databaseNewerThanTheBuildSaysSo() async throws {
+        try await TestDatabase.withFresh { url in
+            let env = ["DATABASE_URL": url, "SRC_CHANNEL": "export:\(Paths.sampleExport.path)", "DST_CHANNEL": "files:/tmp/x", "TARGET_LANG": "en"]
+            #expect(try run(["migrate"], env: env).status == 0)
+            let db = Database(try ConnectionString(url), logger: Logger(level: .error))
+            try await db.withConnection { conn in _ = try conn.query("INSERT INTO mirror.schema_migrations (version, name) VALUES (99, 'future')") }
+            let out = try run(["publish"], env: env)
+            #expect(out.status == 1)
+            #expect(out.stderr == "error: publish failed: database schema is at version 99, newer than this build's 1; deploy the release that migrated it\n")
+        }
+    }
+
+    @Test func aRunWhereEveryTranslationFailsIsAFailure() async throws {
+        let server = try LocalHTTPServer { _ in
+            .json(400, #"{"type":"error","error":{"type":"invalid_request_error","message":"model: unknown model"},"request_id":"req_012"}"#)
+        }
+        defer { server.stop() }
+        try await TestDatabase.withFresh { url in
+            try await Paths.withTemporaryDirectory { dir in
+                let env = [
+                    "DATABASE_URL": url, "SRC_CHANNEL": "export:\(Paths.sampleExport.path)", "DST_CHANNEL": "files:\(dir.path)/out",
+                    "TARGET_LANG": "en", "ANTHROPIC_API_KEY": "sk-ant-fake-0000", "ANTHROPIC_BASE_URL": server.baseURL,
+                ]
+                #expect(try run(["migrate"], env: env).status == 0)
+                #expect(try run(["fetch"], env: env).status == 0)
+                let out = try run(["translate-pending"], env: env)
+                #expect(out.status == 1)
+                #expect(out.stdout.contains("summary=\"outcome=failed failed=6 translated=0\""))
+            }
+        }
+    }
+
     @Test func missingExportIsAClearFailure() async throws {
         try await TestDatabase.withFresh { url in
             let env = ["DATABASE_URL": url, "SRC_CHANNEL": "export:/nonexistent/result.json", "DST_CHANNEL": "files:/tmp/x", "TARGET_LANG": "en"]
             #expect(try run(["migrate"], env: env).status == 0)
             let out = try run(["fetch"], env: env)
             #expect(out.status == 1)
-            #expect(out.stderr.hasPrefix("error: fetch failed: cannot read Telegram export /nonexistent/result.json: file not found or unreadable; export the channel"))
+            #expect(out.stderr.hasPrefix("error: fetch failed for default route (export:/nonexistent/result.json): cannot read Telegram export /nonexistent/result.json: file not found or unreadable; export the channel"))
+            #expect(out.stdout.contains("summary=\"outcome=failed fetched=0\""))
         }
     }
 
@@ -114,7 +149,9 @@ import TestSupport
                 #expect(try run(["migrate"], env: [:], in: dir).status == 0)
                 let out = try run(["all"], env: [:], in: dir)
                 #expect(out.status == 0)
-                #expect(out.stdout.isEmpty)  // LOG_LEVEL=warning from app_settings.env silences info lines
+                // LOG_LEVEL=warning from app_settings.env silences info lines; the summary line always shows.
+                #expect(out.stdout.split(separator: "\n").count == 1)
+                #expect(out.stdout.contains("msg=\"run finished\" job=all summary=\"outcome=ok"))
                 let journal = try String(contentsOf: dir.appendingPathComponent("out/publications.jsonl"), encoding: .utf8)
                 #expect(journal.contains("[→fr] "))  // .env beats app_settings.env
             }

@@ -72,7 +72,10 @@ struct FailingTranslator: Translator {
     let kind: TranslationError.Kind
     var name: String { "failing" }
     func translate(_ text: FormattedText, to language: LanguageCode) async throws -> TranslationOutput {
-        if let marker, !text.text.contains(marker) { return try await PseudoTranslator().translate(text, to: language) }
+        // The marker's first word decides; the rest is echoed in the error, as an API error may echo a request.
+        if let marker, !text.text.contains(marker.split(separator: " ").first.map(String.init) ?? marker) {
+            return try await PseudoTranslator().translate(text, to: language)
+        }
         throw TranslationError(kind, "scripted failure for \(marker ?? "every text")")
     }
 }
@@ -93,5 +96,5 @@ struct CrashingDestination: Destination {
         return ids
     }
     func findPublished(key: String) async throws -> [String]? { try await inner.findPublished(key: key) }
-    func finishRun() async throws { try await inner.finishRun() }
+    func finishRun(published: Int) async throws { try await inner.finishRun(published: published) }
 }

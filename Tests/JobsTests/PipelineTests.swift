@@ -96,9 +96,10 @@ import TestSupport
             let crashing: @Sendable (DestinationSpec) -> any Destination = { _ in
                 CrashingDestination(inner: files, failOnMessageID: 8, when: .afterWriting)
             }
-            await #expect(throws: CrashingDestination.Crash.self) {
-                try await Pipeline().run(try h.context(export: Paths.sampleExport, destination: crashing))
-            }
+            // The destination's failure is this route's alone: recorded, the run fails, nothing is left claimed.
+            let failed = try await Pipeline().run(try h.context(export: Paths.sampleExport, destination: crashing))
+            #expect(failed.outcome == "failed")
+            #expect(failed.errors.count == 1 && failed.errors[0].hasPrefix("route 1 (files:"))
             #expect(try await h.count("SELECT count(*) AS n FROM mirror.publications WHERE state = 'publishing'") == 0)
             #expect(try await h.count("SELECT count(*) AS n FROM mirror.publications WHERE state = 'published'") == 7)
             let summary = try await PublishJob().run(try h.context(export: Paths.sampleExport))
@@ -114,9 +115,9 @@ import TestSupport
             let crashing: @Sendable (DestinationSpec) -> any Destination = { _ in
                 CrashingDestination(inner: files, failOnMessageID: 5, when: .beforeWriting)
             }
-            await #expect(throws: CrashingDestination.Crash.self) {
-                try await Pipeline().run(try h.context(export: Paths.sampleExport, destination: crashing))
-            }
+            let failed = try await Pipeline().run(try h.context(export: Paths.sampleExport, destination: crashing))
+            #expect(failed["published"] == 2)  // posts 2 and 3, then the album 4-6 fails
+            #expect(failed.outcome == "failed")
             _ = try await PublishJob().run(try h.context(export: Paths.sampleExport))
             let records = try h.files.readRecords()
             #expect(records.map { $0.items.map(\.sourceMessageID) } == [[2], [3], [4, 5, 6], [7], [8], [9], [11], [12]])
@@ -240,7 +241,8 @@ import TestSupport
             let stop = StopSignal()
             stop.requestStop()
             let summary = try await Pipeline().run(try h.context(export: Paths.sampleExport, stop: stop))
-            #expect(summary == JobSummary())
+            #expect(summary == Pipeline.emptySummary)
+            #expect(summary.counts.values.allSatisfy { $0 == 0 } && summary.counts.count == 7)
             #expect(try await h.count("SELECT count(*) AS n FROM mirror.posts") == 0)
         }
     }
@@ -279,6 +281,67 @@ import TestSupport
 }
 
 @Suite struct RouteTests {
+    @Test func aStoredRouteWhoseExportIsGoneIsSkippedNotAFailure() async throws {
+        try await Harness.with { h in
+            try await Paths.withTemporaryDirectory { dir in
+                // A route created from an export that has since been moved away.
+                let moved = try truncatedExport(Paths.chineseExport, keeping: 50, into: dir)
+                let context = try h.context(export: moved)
+                _ = try await Pipeline().run(context)
+                try FileManager.default.removeItem(at: moved)
+                let summary = try await Pipeline().run(try h.context(export: Paths.sampleExport))
+                #expect(summary.errors.isEmpty)
+                #expect(summary.outcome == "ok")
+                #expect(summary["fetched"] == 10)
+                #expect(h.logs.lines.contains { $0.contains("export of a stored route is gone") })
+            }
+        }
+    }
+
+    @Test func oneBrokenDestinationDoesNotHoldBackOtherRoutes() async throws {
+        try await Harness.with { h in
+            let context = try h.context(export: Paths.sampleExport)
+            // A destination folder that cannot be created: its parent is a file.
+            let blocker = h.output.deletingLastPathComponent().appendingPathComponent("not-a-folder")
+            try Data("x".utf8).write(to: blocker)
+            _ = try await context.store.upsertRoute(
+                RouteSpec(source: .desktopExport(path: Paths.sampleExport.path), destination: .files(directory: blocker.path + "/out"), targetLanguage: LanguageCode("de")!),
+                chatID: -1_001_000_000_001
+            )
+            let summary = try await Pipeline().run(context)
+            #expect(summary["published"] == 10)
+            #expect(summary.errors.count == 1)
+            #expect(summary.errors.first?.contains("cannot create folder") == true)
+            #expect(summary.outcome == "failed")
+            #expect(try h.files.readRecords().count == 8)
+        }
+    }
+
+    @Test func firstRunWithNothingToPublishStillWritesTheReviewPage() async throws {
+        try await Harness.with { h in
+            let translator = FailingTranslator(marker: "Добро", kind: .transient)  // post 2 holds the route
+            let summary = try await Pipeline().run(try h.context(export: Paths.sampleExport, translator: translator))
+            #expect(summary["published"] == 0)
+            #expect(summary.outcome == "partial")
+            #expect(FileManager.default.fileExists(atPath: h.files.pageURL.path))
+        }
+    }
+
+    @Test func secretsInErrorTextAreMaskedBeforeTheyAreStored() async throws {
+        try await Harness.with { h in
+            let secret = "sk-ant-api03-stored-secret-0042"
+            SecretRedactor.shared.register(secret)
+            let translator = FailingTranslator(marker: "Добро \(secret)", kind: .rejected)
+            _ = try await Pipeline().run(try h.context(export: Paths.sampleExport, translator: translator))
+            let stored = try await h.database.withConnection { conn in
+                try conn.query("SELECT last_error AS t FROM mirror.translation_failures UNION ALL SELECT detail::text FROM mirror.events")
+                    .map { try $0.decode("t", as: String.self) }.joined(separator: "\n")
+            }
+            #expect(stored.contains("scripted failure for Добро [REDACTED]"))
+            #expect(!stored.contains(secret))
+        }
+    }
+
     @Test func routesStoredInTheDatabaseArePublishedToo() async throws {
         try await Harness.with { h in
             let context = try h.context(export: Paths.sampleExport)

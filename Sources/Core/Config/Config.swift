@@ -72,11 +72,9 @@ public struct Config: Sendable {
         for name in ["app_settings.env", ".env"] {
             let url = directory.appendingPathComponent(name)
             guard let text = try? String(contentsOf: url, encoding: .utf8) else { continue }
-            do {
-                merged.merge(try EnvFile.parse(text, file: name)) { _, new in new }
-            } catch {
-                problems.append("\(error.file) line \(error.line): \(error.reason); fix or remove that line")
-            }
+            let parsed = EnvFile.parse(text, file: name)
+            merged.merge(parsed.values) { _, new in new }
+            problems += parsed.problems.map { "\($0.file) line \($0.line): \($0.reason); fix or remove that line" }
         }
         merged.merge(environment.filter { !$0.value.isEmpty }) { _, env in env }
         return (merged, problems)
@@ -97,6 +95,7 @@ public struct Config: Sendable {
 
         var database: ConnectionString?
         if let url = required("DATABASE_URL", "postgres://user:password@host:5432/postgres?sslmode=require") {
+            ConnectionString.suspectedPasswords(in: url).forEach(redactor.register)
             do {
                 database = try ConnectionString(url)
             } catch {

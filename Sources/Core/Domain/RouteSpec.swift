@@ -48,7 +48,8 @@ public enum DestinationSpec: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// A BCP 47-style language tag as operators write it (`en`, `de`, `pt-BR`, `zh-Hans`).
+/// A BCP 47-style language tag as operators write it (`en`, `de`, `pt-BR`, `zh-Hans`), in canonical case
+/// (`EN` is `en`, `pt-br` is `pt-BR`) so one language never becomes two routes.
 public struct LanguageCode: Sendable, Hashable, CustomStringConvertible {
     public let description: String
     public init?(_ text: String) {
@@ -56,7 +57,13 @@ public struct LanguageCode: Sendable, Hashable, CustomStringConvertible {
         guard let first = parts.first, (2...3).contains(first.count), first.allSatisfy({ $0.isASCII && $0.isLetter }),
             parts.dropFirst().allSatisfy({ (2...8).contains($0.count) && $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber) } })
         else { return nil }
-        description = text
+        let canonical = parts.enumerated().map { index, part -> String in
+            if index == 0 { return part.lowercased() }
+            if part.count == 2, part.allSatisfy(\.isLetter) { return part.uppercased() }  // region: BR
+            if part.count == 4, part.allSatisfy(\.isLetter) { return part.prefix(1).uppercased() + part.dropFirst().lowercased() }  // script: Hans
+            return part.lowercased()
+        }
+        description = canonical.joined(separator: "-")
     }
 }
 

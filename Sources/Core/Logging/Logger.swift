@@ -71,6 +71,13 @@ public struct Logger: Sendable {
         sink(redactor.redact(line))
     }
 
+    /// The line that ends a run: written whatever `LOG_LEVEL` says, because it is the run's result.
+    public func summary(_ message: String, _ fields: KeyValuePairs<String, CustomStringConvertible> = [:]) {
+        var copy = self
+        copy.level = .trace
+        copy.log(.info, message, fields)
+    }
+
     public func trace(_ m: String, _ f: KeyValuePairs<String, CustomStringConvertible> = [:]) { log(.trace, m, f) }
     public func debug(_ m: String, _ f: KeyValuePairs<String, CustomStringConvertible> = [:]) { log(.debug, m, f) }
     public func info(_ m: String, _ f: KeyValuePairs<String, CustomStringConvertible> = [:]) { log(.info, m, f) }

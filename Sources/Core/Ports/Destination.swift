@@ -36,6 +36,7 @@ public protocol Destination: Sendable {
     /// After a crash between publishing and recording it: the ids the unit produced, if it did reach the
     /// destination, or `nil` when it did not.
     func findPublished(key: String) async throws -> [String]?
-    /// Called once after a publish run (the file destination rewrites its review page).
-    func finishRun() async throws
+    /// Called once after each publish run with how many posts it published (the file destination then
+    /// rewrites its review page).
+    func finishRun(published: Int) async throws
 }

@@ -59,8 +59,9 @@ public struct MirrorStore: Sendable {
 
     /// Stores posts and advances the chat's offset to `newOffset` in one transaction.
     ///
-    /// - Returns: how many posts were new (re-imported ids are left as they are).
-    public func importPosts(_ posts: [SourcePost], chatID: Int64, newOffset: Int64) async throws -> Int {
+    /// - Returns: how many posts were new (re-imported ids are left as they are), and the stored offset,
+    ///   which never moves backwards (an older export imported after a newer one leaves it as it was).
+    public func importPosts(_ posts: [SourcePost], chatID: Int64, newOffset: Int64) async throws -> (inserted: Int, offset: Int64) {
         let payload = try JSONText(encoding: posts.map(PostRow.init))
         return try await database.transaction { conn in
             let inserted = try conn.query("""
@@ -77,11 +78,12 @@ public struct MirrorStore: Sendable {
                 )
                 INSERT INTO mirror.events (kind, post_id) SELECT 'fetched', id FROM inserted
                 """, [payload]).affectedRows
-            try conn.query("""
+            let offset: Int64 = try conn.query("""
                 INSERT INTO mirror.source_offsets (chat_id, last_message_id) VALUES ($1, $2)
                 ON CONFLICT (chat_id) DO UPDATE SET last_message_id = GREATEST(mirror.source_offsets.last_message_id, EXCLUDED.last_message_id), updated_at = now()
-                """, [chatID, newOffset])
-            return inserted
+                RETURNING last_message_id
+                """, [chatID, newOffset]).first!.decode("last_message_id")
+            return (inserted, offset)
         }
     }
 
@@ -127,6 +129,8 @@ public struct MirrorStore: Sendable {
 
     /// Records a failed attempt with its reason.
     public func recordTranslationFailure(postID: Int64, language: LanguageCode, reason: String) async throws {
+        // An API error may quote the request; nothing stored may carry a secret.
+        let reason = SecretRedactor.shared.redact(reason)
         try await database.transaction { conn in
             try conn.query("""
                 INSERT INTO mirror.translation_failures (post_id, target_lang, attempts, last_error) VALUES ($1, $2, 1, $3)
@@ -278,7 +282,7 @@ public struct MirrorStore: Sendable {
     static func recordEvent(_ conn: PostgresConnection, kind: String, routeID: Int64? = nil, postID: Int64? = nil, detail: [String: String] = [:]) throws {
         try conn.query(
             "INSERT INTO mirror.events (kind, route_id, post_id, detail) VALUES ($1, $2, $3, $4::jsonb)",
-            [kind, routeID, postID, try JSONText(encoding: detail)]
+            [kind, routeID, postID, try JSONText(encoding: detail.mapValues(SecretRedactor.shared.redact))]
         )
     }
 }

@@ -23,7 +23,8 @@ struct Invocation: Equatable {
             switch argument {
             case "--help", "-h", "help":
                 invocation.help = true
-            case "--every":
+            case "--every", _ where argument.hasPrefix("--every=") && invocation.every != nil:
+                guard invocation.every == nil else { throw UsageError(description: "--every is given more than once") }
                 index += 1
                 guard index < arguments.count else { throw UsageError(description: "--every needs a duration, e.g. --every 30s") }
                 invocation.every = try parseDuration(arguments[index])

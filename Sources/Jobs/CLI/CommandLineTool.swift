@@ -27,16 +27,15 @@ public enum CommandLineTool {
             return .success
         }
 
-        let stop = StopSignal()
-        let signals = installSignalHandlers(stop)
-        defer { withExtendedLifetime(signals) {} }
-
         do {
             if command == .migrate {
                 return try await migrate()
             }
             let config = try Config.load()
             let logger = Logger(level: config.logLevel).with("job", command.rawValue)
+            let stop = StopSignal()
+            let signals = installSignalHandlers(stop, logger: logger)
+            defer { withExtendedLifetime(signals) {} }
             let context = JobContext.live(config: config, logger: logger, stop: stop)
             let job = job(for: command)
             if let every = invocation.every {
@@ -64,7 +63,7 @@ public enum CommandLineTool {
         let start = ContinuousClock.now
         let database = Database(settings.database, logger: logger)
         let applied = try await Migrator(database: database, logger: logger).migrate()
-        logger.info("run finished", [
+        logger.summary("run finished", [
             "outcome": "ok", "applied": applied.count, "schema_version": Migration.all.last?.version ?? 0,
             "duration_s": seconds(since: start),
         ])
@@ -75,8 +74,10 @@ public enum CommandLineTool {
         let start = ContinuousClock.now
         try await SchemaCheck.ensureCurrent(context.store.database)
         let summary = try await job.run(context)
-        logSummary(summary, outcome: context.stop.isStopRequested ? "stopped" : "ok", start: start, logger: context.logger)
-        return .success
+        let outcome = context.stop.isStopRequested && summary.outcome == "ok" ? "stopped" : summary.outcome
+        logSummary(summary, outcome: outcome, start: start, logger: context.logger)
+        for error in summary.errors { printError("\(type(of: job).name) failed for \(error)") }
+        return outcome == "failed" ? .failure : .success
     }
 
     /// Runs `job` every `interval` until a stop is requested. A failed iteration is logged and the loop goes
@@ -90,7 +91,7 @@ public enum CommandLineTool {
             do {
                 try await SchemaCheck.ensureCurrent(context.store.database)
                 let summary = try await job.run(context)
-                logSummary(summary, outcome: "ok", start: start, logger: context.logger.with("iteration", iterations))
+                logSummary(summary, outcome: summary.outcome, start: start, logger: context.logger.with("iteration", iterations))
             } catch let error as TranslationError where error.kind == .fatal {
                 report(error, command: type(of: job).name)
                 return .failure
@@ -105,14 +106,14 @@ public enum CommandLineTool {
                 try? await Task.sleep(for: min(.milliseconds(100), deadline - ContinuousClock.now))
             }
         }
-        context.logger.info("run finished", ["outcome": "stopped", "iterations": iterations])
+        context.logger.summary("run finished", ["outcome": "stopped", "iterations": iterations])
         return .success
     }
 
     static func logSummary(_ summary: JobSummary, outcome: String, start: ContinuousClock.Instant, logger: Logger) {
         var line = "outcome=\(outcome)"
         for (key, value) in summary.counts.sorted(by: { $0.key < $1.key }) { line += " \(key)=\(value)" }
-        logger.log(.info, "run finished", ["summary": line, "duration_s": seconds(since: start)])
+        logger.summary("run finished", ["summary": line, "duration_s": seconds(since: start)])
     }
 
     static func seconds(since start: ContinuousClock.Instant) -> String {
@@ -136,15 +137,16 @@ public enum CommandLineTool {
         FileHandle.standardError.write(Data(("error: " + SecretRedactor.shared.redact(text) + "\n").utf8))
     }
 
-    /// SIGTERM (Heroku's shutdown) and SIGINT (Ctrl-C) ask jobs to stop at the next safe point.
-    static func installSignalHandlers(_ stop: StopSignal) -> [DispatchSourceSignal] {
+    /// SIGTERM (Heroku's shutdown) and SIGINT (Ctrl-C) ask jobs to stop at the next safe point; a second
+    /// Ctrl-C ends the process at once.
+    static func installSignalHandlers(_ stop: StopSignal, logger: Logger) -> [DispatchSourceSignal] {
         [SIGTERM, SIGINT].map { signo in
             signal(signo, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signo, queue: .global())
             source.setEventHandler {
                 if stop.isStopRequested, signo == SIGINT { exit(130) }
                 stop.requestStop()
-                FileHandle.standardError.write(Data("stop requested (signal \(signo)); finishing the current item\n".utf8))
+                logger.notice("stop requested; finishing the current item", ["signal": signo == SIGTERM ? "SIGTERM" : "SIGINT"])
             }
             source.resume()
             return source
@@ -158,7 +160,10 @@ enum SchemaCheck {
         let found: Int?
         let needed: Int
         var description: String {
-            "database schema is at version \(found.map(String.init) ?? "none"), this build needs \(needed); run `JobRunner migrate`"
+            if let found, found > needed {
+                return "database schema is at version \(found), newer than this build's \(needed); deploy the release that migrated it"
+            }
+            return "database schema is at version \(found.map(String.init) ?? "none"), this build needs \(needed); run `JobRunner migrate`"
         }
     }
 

@@ -38,13 +38,16 @@ public struct FileDestination: Destination {
         try readRecords().last { $0.key == key }?.destinationIDs
     }
 
-    public func finishRun() async throws {
+    public func finishRun(published: Int) async throws {
+        // An idle run leaves the page as it is; the first run writes it even when there is nothing yet.
+        guard published > 0 || !FileManager.default.fileExists(atPath: pageURL.path) else { return }
+        try createDirectory()
         let records = try readRecords()
         let html = ReviewPage.render(records)
         do {
             try Data(html.utf8).write(to: pageURL, options: .atomic)
         } catch {
-            throw WriteError(path: pageURL.path, reason: "\(error.localizedDescription)")
+            throw WriteError(path: pageURL.path, reason: "cannot write the file")
         }
     }
 
@@ -56,12 +59,16 @@ public struct FileDestination: Destination {
         return data.split(separator: UInt8(ascii: "\n")).compactMap { try? decoder.decode(PublicationRecord.self, from: Data($0)) }
     }
 
-    private func append(_ line: Data) throws {
+    private func createDirectory() throws {
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         } catch {
             throw WriteError(path: directory.path, reason: "cannot create folder")
         }
+    }
+
+    private func append(_ line: Data) throws {
+        try createDirectory()
         let fd = open(journalURL.path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw WriteError(path: journalURL.path, reason: String(cString: strerror(errno))) }
         defer { close(fd) }

@@ -43,10 +43,10 @@ public struct TelegramDesktopExport: PostSource {
         } catch {
             throw ReadError(path: path, reason: "not valid JSON")
         }
-        guard let messages = export.messages else {
-            throw ReadError(path: path, reason: "no \"messages\" array (is this a whole-account export? export a single channel instead)")
+        guard let messages = export.messages, let id = export.id else {
+            throw ReadError(path: path, reason: "no \"messages\" array or channel \"id\" (is this a whole-account export? export a single channel instead)")
         }
-        let chatID = Self.botAPIChatID(id: export.id, type: export.type)
+        let chatID = Self.botAPIChatID(id: id, type: export.type)
         var posts: [SourcePost] = []
         posts.reserveCapacity(messages.count)
         var lastID: Int64?
@@ -99,7 +99,8 @@ public struct TelegramDesktopExport: PostSource {
         }
         switch error {
         case .dataCorrupted(let context): return context.codingPath.isEmpty ? "not valid JSON" : "invalid value at \(path(context))"
-        case .keyNotFound(let key, let context): return "missing \"\(key.stringValue)\" at \(path(context))"
+        case .keyNotFound(let key, let context):
+            return context.codingPath.isEmpty ? "missing \"\(key.stringValue)\"" : "missing \"\(key.stringValue)\" at \(path(context))"
         case .typeMismatch(_, let context), .valueNotFound(_, let context): return "unexpected value at \(path(context))"
         @unknown default: return "unexpected structure"
         }
@@ -111,7 +112,7 @@ public struct TelegramDesktopExport: PostSource {
 private struct ExportFile: Decodable {
     var name: String?
     var type: String?
-    var id: Int64
+    var id: Int64?
     var messages: [ExportMessage]?
 }
 
