@@ -33,8 +33,9 @@ public struct TranslatePendingJob: Job {
                     cursor = item.messageID
                     do {
                         let output = try await context.translator.translate(item.content, to: language)
-                        try await context.store.saveTranslation(postID: item.postID, language: language, output: output, translator: context.translator.name)
-                        summary["translated"] += 1
+                        if try await context.store.saveTranslation(postID: item.postID, language: language, output: output, translator: context.translator.name) {
+                            summary["translated"] += 1
+                        }
                     } catch let error as TranslationError where error.kind != .fatal {
                         summary["failed"] += 1
                         context.logger.warning("translation failed", ["post_id": item.postID, "error": error.description])

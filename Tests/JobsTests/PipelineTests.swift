@@ -380,3 +380,23 @@ import TestSupport
         #expect(try Invocation.parse(["fetch", "-h"]) == Invocation(command: .fetch, help: true))
     }
 }
+
+@Suite struct OverlapTests {
+    @Test func overlappingTranslationRunsCountAndRecordEachPostOnce() async throws {
+        try await Harness.with { h in
+            let export = try Paths.chineseExport
+            _ = try await FetchJob().run(try h.context(export: export))
+            let total = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<3 {
+                    let context = try h.context(export: export, database: Database(try ConnectionString(h.url), logger: Logger(level: .error)))
+                    group.addTask { try await TranslatePendingJob().run(context)["translated"] }
+                }
+                return try await group.reduce(0, +)
+            }
+            let stored = try await h.count("SELECT count(*) AS n FROM mirror.translations")
+            #expect(total == stored)
+            #expect(try await h.count("SELECT count(*) AS n FROM mirror.events WHERE kind = 'translated'") == stored)
+            #expect(try await h.count("SELECT count(*) AS n FROM mirror.posts WHERE needs_translation") == stored)
+        }
+    }
+}

@@ -111,19 +111,25 @@ public struct MirrorStore: Sendable {
     }
 
     /// Stores a translation and its event; clears any recorded failure.
-    public func saveTranslation(postID: Int64, language: LanguageCode, output: TranslationOutput, translator: String) async throws {
+    ///
+    /// - Returns: `false` when another run stored a translation of this post first; this one is then dropped
+    ///   and no event is written, so counts never include a post twice.
+    @discardableResult
+    public func saveTranslation(postID: Int64, language: LanguageCode, output: TranslationOutput, translator: String) async throws -> Bool {
         let entities = try JSONText(encoding: output.content.entities)
-        try await database.transaction { conn in
-            try conn.query("""
+        return try await database.transaction { conn in
+            let inserted = try conn.query("""
                 INSERT INTO mirror.translations (post_id, target_lang, text, entities, translator, input_tokens, output_tokens)
                 VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7)
                 ON CONFLICT (post_id, target_lang) DO NOTHING
-                """, [postID, language.description, output.content.text, entities, translator, output.usage.inputTokens, output.usage.outputTokens])
+                """, [postID, language.description, output.content.text, entities, translator, output.usage.inputTokens, output.usage.outputTokens]).affectedRows
+            guard inserted == 1 else { return false }
             try conn.query("DELETE FROM mirror.translation_failures WHERE post_id = $1 AND target_lang = $2", [postID, language.description])
             try Self.recordEvent(conn, kind: "translated", postID: postID, detail: [
                 "target_lang": language.description, "translator": translator,
                 "input_tokens": String(output.usage.inputTokens), "output_tokens": String(output.usage.outputTokens),
             ])
+            return true
         }
     }
 
