@@ -3,11 +3,34 @@ import Foundation
 import Synchronization
 
 /// Set by SIGTERM/SIGINT; jobs check it between items and stop at a safe point.
+///
+/// Handlers registered with ``onStop(_:)`` run when the stop is requested; the CLI uses one to cancel the
+/// running job's task, which aborts a request in flight (an API that never answers must not hold the
+/// process past Heroku's 30-second shutdown window). Database work is not cancelled: it completes.
 public final class StopSignal: Sendable {
-    private let flag = Atomic<Bool>(false)
+    private let state = Mutex<(stopped: Bool, handlers: [@Sendable () -> Void])>((false, []))
     public init() {}
-    public var isStopRequested: Bool { flag.load(ordering: .acquiring) }
-    public func requestStop() { flag.store(true, ordering: .releasing) }
+    public var isStopRequested: Bool { state.withLock { $0.stopped } }
+
+    public func requestStop() {
+        let handlers = state.withLock { state -> [@Sendable () -> Void] in
+            guard !state.stopped else { return [] }
+            state.stopped = true
+            defer { state.handlers = [] }
+            return state.handlers
+        }
+        handlers.forEach { $0() }
+    }
+
+    /// Runs `handler` when a stop is requested, or now if one already was.
+    public func onStop(_ handler: @escaping @Sendable () -> Void) {
+        let runNow = state.withLock { state -> Bool in
+            if state.stopped { return true }
+            state.handlers.append(handler)
+            return false
+        }
+        if runNow { handler() }
+    }
 }
 
 /// What every job needs: configuration, the store, the adapters and the stop signal.

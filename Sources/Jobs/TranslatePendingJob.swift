@@ -3,9 +3,13 @@ import Foundation
 
 /// `translate-pending`: translates every post that needs a translation for some route's language.
 ///
-/// Posts without words (media only, emoji only) are never sent to a translator. A failed post is recorded
-/// with its reason and the others go on; after ``maxAttempts`` failures a post is parked and no longer
-/// retried automatically. A translator that reports a configuration problem (bad API key) stops the job.
+/// Posts without words (media only, emoji only) are never sent to a translator. A post whose translation
+/// is rejected (a broken answer, a request the API refuses) is recorded with its reason and the others go
+/// on; after ``maxAttempts`` rejections it is parked and no longer retried automatically. A transient
+/// failure (rate limit, overload, timeout) says nothing about the post: it is recorded without counting
+/// toward parking, and the job stops translating for this run, because every further request would meet
+/// the same outage and the next run starts again from the same post. A translator that reports a
+/// configuration problem (bad API key) stops the job with an error.
 public struct TranslatePendingJob: Job {
     public static let name = "translate-pending"
     public static let counters = ["translated", "failed"]
@@ -22,7 +26,7 @@ public struct TranslatePendingJob: Job {
         for (route, chatID) in try await context.store.routes() where !pairs.contains(where: { $0.chatID == chatID && $0.language == route.spec.targetLanguage }) {
             pairs.append((chatID, route.spec.targetLanguage))
         }
-        for (chatID, language) in pairs {
+        languages: for (chatID, language) in pairs {
             var cursor: Int64 = .min
             pages: while !context.stop.isStopRequested {
                 let page = try await context.store.untranslatedPosts(
@@ -38,8 +42,14 @@ public struct TranslatePendingJob: Job {
                         }
                     } catch let error as TranslationError where error.kind != .fatal {
                         summary["failed"] += 1
-                        context.logger.warning("translation failed", ["post_id": item.postID, "error": error.description])
-                        try await context.store.recordTranslationFailure(postID: item.postID, language: language, reason: error.description)
+                        let transient = error.kind == .transient
+                        context.logger.warning("translation failed", ["post_id": item.postID, "error": error.description, "transient": transient])
+                        try await context.store.recordTranslationFailure(
+                            postID: item.postID, language: language, reason: error.description, countsTowardParking: !transient)
+                        if transient {
+                            context.logger.warning("translator unavailable; stopping translation until the next run")
+                            break languages
+                        }
                     }
                 }
             }

@@ -119,6 +119,7 @@ final class FakeAnthropic: @unchecked Sendable {
         ("<translation><e0>Text</e0> <e1>F</e1> <e2>https://t.me/x</e2> <e3>#nachrichten</e3></translation>", "changed"),
         ("no block at all", "no <translation>"),
         ("<translation><e0>Text</e0> <e1>F</e1> <e2>https://t.me/x</e2> <e3>#news</e3> <b>x</b></translation>", "unknown tag"),
+        ("<translation><e0>Text</e0> mit <e1>Format</e1>, siehe <e2>https://t.me/x</e2> <e3>#news</e3> <e0>Text</e0> mit <e1>Format</e1>, siehe <e2>https://t.me/x</e2> <e3>#news</e3></translation>", "appears 2 times"),
     ])
     func brokenAnswersAreRejectedNeverPublished(answer: String, reason: String) async throws {
         let fake = try FakeAnthropic([FakeAnthropic.message(answer)])

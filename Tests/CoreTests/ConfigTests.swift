@@ -177,3 +177,13 @@ import TestSupport
         #expect(LanguageCode(input) == nil)
     }
 }
+
+@Suite struct RouteSpecTests {
+    @Test func oneFolderIsAlwaysWrittenOneWay() throws {
+        let cwd = FileManager.default.currentDirectoryPath
+        #expect(try DestinationSpec("files:/tmp/o/") == .files(directory: "/tmp/o"))
+        #expect(try DestinationSpec("files:/tmp/../tmp/./o") == .files(directory: "/tmp/o"))
+        #expect(try DestinationSpec("files:out") == .files(directory: cwd + "/out"))
+        #expect(try SourceSpec("export:./x/../result.json") == .desktopExport(path: cwd + "/result.json"))
+    }
+}

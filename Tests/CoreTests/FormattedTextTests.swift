@@ -92,5 +92,8 @@ import Testing
         #expect(throws: EntityMarkup.ParseError.self) { try EntityMarkup.decode("<b>x</b>", template: template) }
         #expect(throws: EntityMarkup.ParseError.self) { try EntityMarkup.decode("<e0>x</e0> & y", template: template) }
         #expect(throws: EntityMarkup.ParseError.self) { try EntityMarkup.decode("<e0>x</e0> 5 > 3", template: template) }
+        // The same tag twice, apart: a repeated sentence, not a translation.
+        let repeated = #expect(throws: EntityMarkup.ParseError.self) { try EntityMarkup.decode("<e0>x</e0> y <e0>x</e0> y", template: template) }
+        #expect(repeated?.description == "formatting bold (e0) appears 2 times in the translation")
     }
 }

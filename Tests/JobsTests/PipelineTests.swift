@@ -224,6 +224,26 @@ import TestSupport
         }
     }
 
+    @Test func anOutageNeverParksPostsAndStopsTranslatingForTheRun() async throws {
+        try await Harness.with { h in
+            let outage = FailingTranslator(marker: "Эмодзи", kind: .transient)  // post 3
+            for run in 1...(TranslatePendingJob.maxAttempts + 2) {
+                let summary = try await Pipeline().run(try h.context(export: Paths.sampleExport, translator: outage))
+                // Post 2 is translated in the first run; then each run meets the outage at post 3 and stops there.
+                #expect(summary["translated"] == (run == 1 ? 1 : 0))
+                #expect(summary["failed"] == 1)
+                #expect(summary["parked"] == 0)
+            }
+            #expect(try await h.count("SELECT attempts AS n FROM mirror.translation_failures") == 0)
+            #expect(try await h.count("SELECT count(*) AS n FROM mirror.translations") == 1)
+            #expect(try h.files.readRecords().flatMap { $0.items.map(\.sourceMessageID) } == [2])
+            // The outage ends: everything goes out, in order, nothing was lost.
+            let after = try await Pipeline().run(try h.context(export: Paths.sampleExport))
+            #expect(after["translated"] == 5)
+            #expect(try h.files.readRecords().flatMap { $0.items.map(\.sourceMessageID) } == [2, 3, 4, 5, 6, 7, 8, 9, 11, 12])
+        }
+    }
+
     @Test func fatalTranslatorErrorStopsTheJob() async throws {
         try await Harness.with { (h: Harness) async throws in
             let translator = FailingTranslator(marker: nil, kind: .fatal)
@@ -319,7 +339,7 @@ import TestSupport
 
     @Test func firstRunWithNothingToPublishStillWritesTheReviewPage() async throws {
         try await Harness.with { h in
-            let translator = FailingTranslator(marker: "Добро", kind: .transient)  // post 2 holds the route
+            let translator = FailingTranslator(marker: "Добро", kind: .rejected)  // post 2 holds the route
             let summary = try await Pipeline().run(try h.context(export: Paths.sampleExport, translator: translator))
             #expect(summary["published"] == 0)
             #expect(summary.outcome == "partial")
@@ -398,5 +418,13 @@ import TestSupport
             #expect(try await h.count("SELECT count(*) AS n FROM mirror.events WHERE kind = 'translated'") == stored)
             #expect(try await h.count("SELECT count(*) AS n FROM mirror.posts WHERE needs_translation") == stored)
         }
+    }
+}
+
+@Suite struct DurationLimitTests {
+    @Test func absurdDurationsAreUsageErrorsNotCrashes() {
+        #expect(throws: UsageError.self) { try Invocation.parseDuration("99999999999999999h") }
+        #expect(throws: UsageError.self) { try Invocation.parseDuration("200h") }
+        #expect((try? Invocation.parseDuration("168h")) == .seconds(604_800))
     }
 }

@@ -92,6 +92,7 @@ public struct Config: Sendable {
 
         // Register secrets before anything can print them.
         if let key = values["ANTHROPIC_API_KEY"] { redactor.register(key) }
+        if let baseURL = values["ANTHROPIC_BASE_URL"] { ConnectionString.suspectedPasswords(in: baseURL).forEach(redactor.register) }
 
         var database: ConnectionString?
         if let url = required("DATABASE_URL", "postgres://user:password@host:5432/postgres?sslmode=require") {

@@ -13,7 +13,7 @@ public enum SourceSpec: Sendable, Hashable, CustomStringConvertible {
         if text.hasPrefix("export:") {
             let path = String(text.dropFirst("export:".count))
             guard !path.isEmpty else { throw ParseError(description: "export: needs a path, e.g. export:/data/result.json") }
-            self = .desktopExport(path: path)
+            self = .desktopExport(path: normalizedPath(path))
         } else {
             throw ParseError(description: "\(text) is not a supported source; use export:/path/to/result.json (a Telegram Desktop channel export)")
         }
@@ -35,7 +35,7 @@ public enum DestinationSpec: Sendable, Hashable, CustomStringConvertible {
         if text.hasPrefix("files:") {
             let dir = String(text.dropFirst("files:".count))
             guard !dir.isEmpty else { throw SourceSpec.ParseError(description: "files: needs a folder, e.g. files:./out") }
-            self = .files(directory: dir)
+            self = .files(directory: normalizedPath(dir))
         } else {
             throw SourceSpec.ParseError(description: "\(text) is not a supported destination; use files:/path/to/folder")
         }
@@ -46,6 +46,12 @@ public enum DestinationSpec: Sendable, Hashable, CustomStringConvertible {
         case .files(let directory): "files:\(directory)"
         }
     }
+}
+
+/// An absolute path without `.`, `..` or a trailing slash, so one folder is always written one way (a route
+/// is identified by its destination, and `out/`, `./out` and `/cwd/out` must be the same route).
+func normalizedPath(_ path: String) -> String {
+    URL(fileURLWithPath: path).standardizedFileURL.path
 }
 
 /// A BCP 47-style language tag as operators write it (`en`, `de`, `pt-BR`, `zh-Hans`), in canonical case

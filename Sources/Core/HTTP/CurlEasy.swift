@@ -14,10 +14,20 @@ enum CurlGlobal {
     }
 }
 
-/// Accumulates what libcurl hands to the write and header callbacks.
+/// Accumulates what libcurl hands to the write and header callbacks, and tells the progress callback
+/// whether the caller gave up.
 private final class TransferBuffer {
     var body = Data()
     var headerLines: [String] = []
+    let cancellation: TransferCancellation
+    init(cancellation: TransferCancellation) { self.cancellation = cancellation }
+}
+
+/// Set when the awaiting task is cancelled; libcurl's progress callback then aborts the transfer.
+final class TransferCancellation: Sendable {
+    private let flag = Atomic<Bool>(false)
+    func cancel() { flag.store(true, ordering: .releasing) }
+    var isCancelled: Bool { flag.load(ordering: .acquiring) }
 }
 
 /// One libcurl easy handle: its only owner, freed in `deinit`.
@@ -35,7 +45,7 @@ final class CurlEasy {
 
     deinit { curl_easy_cleanup(handle) }
 
-    func perform(_ request: HTTPRequest) throws -> HTTPResponse {
+    func perform(_ request: HTTPRequest, cancellation: TransferCancellation = TransferCancellation()) throws -> HTTPResponse {
         let target = HTTPError.target(request.method, request.url, redactor: redactor)
         func check(_ code: CURLcode, _ what: String) throws {
             guard code != CURLE_OK else { return }
@@ -69,8 +79,13 @@ final class CurlEasy {
             }
         }
 
-        let buffer = TransferBuffer()
+        let buffer = TransferBuffer(cancellation: cancellation)
         let userdata = Unmanaged.passUnretained(buffer).toOpaque()
+        try check(ccurl_setopt_long(handle, CURLOPT_NOPROGRESS, 0), "CURLOPT_NOPROGRESS")
+        try check(ccurl_setopt_xferinfo_function(handle, { userdata, _, _, _, _ in
+            Unmanaged<TransferBuffer>.fromOpaque(userdata!).takeUnretainedValue().cancellation.isCancelled ? 1 : 0
+        }), "CURLOPT_XFERINFOFUNCTION")
+        try check(ccurl_setopt_pointer(handle, CURLOPT_XFERINFODATA, userdata), "CURLOPT_XFERINFODATA")
         try check(ccurl_setopt_write_function(handle, CURLOPT_WRITEFUNCTION, { data, size, count, userdata in
             let buffer = Unmanaged<TransferBuffer>.fromOpaque(userdata!).takeUnretainedValue()
             let n = size * count
@@ -92,6 +107,7 @@ final class CurlEasy {
         let code = withExtendedLifetime(buffer) { curl_easy_perform(handle) }
         withExtendedLifetime(headers) {}
         guard code == CURLE_OK else {
+            if code == CURLE_ABORTED_BY_CALLBACK { throw CancellationError() }
             let kind: HTTPError.Code
             switch code {
             case CURLE_OPERATION_TIMEDOUT: kind = .timeout

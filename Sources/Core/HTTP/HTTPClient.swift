@@ -77,15 +77,22 @@ public struct HTTPClient: HTTPTransport {
         CurlGlobal.ensureInitialized()
     }
 
+    /// Sends `request`; cancelling the calling task aborts the transfer within about a second (libcurl
+    /// calls its progress callback at least once per second) and throws `CancellationError`.
     public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
         let redactor = self.redactor
-        return try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result {
-                    let easy = try CurlEasy(redactor: redactor)
-                    return try easy.perform(request)
-                })
+        let cancellation = TransferCancellation()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                DispatchQueue.global().async {
+                    continuation.resume(with: Result {
+                        let easy = try CurlEasy(redactor: redactor)
+                        return try easy.perform(request, cancellation: cancellation)
+                    })
+                }
             }
+        } onCancel: {
+            cancellation.cancel()
         }
     }
 }
@@ -121,7 +128,14 @@ public struct HTTPError: Error, CustomStringConvertible, Sendable {
 
     /// `GET https://host/path` without query string or Bot API token.
     static func target(_ method: HTTPRequest.Method, _ url: String, redactor: SecretRedactor) -> String {
-        let withoutQuery = url.split(separator: "?", maxSplits: 1).first.map(String.init) ?? url
+        var withoutQuery = url.split(separator: "?", maxSplits: 1).first.map(String.init) ?? url
+        // user:password@ in the authority is a credential too.
+        if let scheme = withoutQuery.range(of: "://") {
+            let authorityEnd = withoutQuery[scheme.upperBound...].firstIndex(of: "/") ?? withoutQuery.endIndex
+            if let at = withoutQuery[scheme.upperBound..<authorityEnd].lastIndex(of: "@") {
+                withoutQuery.removeSubrange(scheme.upperBound...at)
+            }
+        }
         return "\(method.rawValue) \(redactor.redact(withoutQuery))"
     }
 }

@@ -58,7 +58,7 @@ public final class PostgresConnection {
     @discardableResult
     public func query(_ sql: String, _ parameters: [any PostgresEncodable] = []) throws -> PostgresRows {
         guard let handle else { throw PostgresError(code: .connectionLost, message: "connection is closed") }
-        let texts = parameters.map { $0.postgresText }
+        let texts = parameters.map { $0.postgresText?.replacingNUL() }
         let result: OpaquePointer? = withOptionalCStringArray(texts) { values in
             PQexecParams(handle, sql, Int32(texts.count), nil, values, nil, nil, 0)
         }
@@ -71,7 +71,7 @@ public final class PostgresConnection {
             return Self.copyRows(result)
         default:
             let sqlState = PQresultErrorField(result, clibpq_diag_sqlstate()).map { String(cString: $0) }
-            let message = redactor.redact(String(cString: PQresultErrorMessage(result)).oneLine())
+            let message = redactor.redact(Self.primaryMessage(result) ?? String(cString: PQerrorMessage(handle)).oneLine())
             let lost = PQstatus(handle) != CONNECTION_OK
             throw PostgresError(
                 code: lost ? .connectionLost : .queryFailed,
@@ -101,10 +101,15 @@ public final class PostgresConnection {
             throw PostgresError(
                 code: PQstatus(handle) == CONNECTION_OK ? .queryFailed : .connectionLost,
                 sqlState: sqlState,
-                message: redactor.redact(String(cString: PQresultErrorMessage(result)).oneLine()),
+                message: redactor.redact(Self.primaryMessage(result) ?? String(cString: PQerrorMessage(handle)).oneLine()),
                 statement: Self.summary(sql)
             )
         }
+    }
+
+    /// The server's primary message only: DETAIL and CONTEXT can quote the data (a post's text) that failed.
+    private static func primaryMessage(_ result: OpaquePointer) -> String? {
+        PQresultErrorField(result, clibpq_diag_message_primary()).map { String(cString: $0).oneLine() }
     }
 
     private static func copyRows(_ result: OpaquePointer) -> PostgresRows {

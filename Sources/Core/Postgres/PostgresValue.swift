@@ -155,6 +155,13 @@ enum PostgresTimestamp {
     }
 }
 
+extension String {
+    /// PostgreSQL text cannot hold U+0000 (and libpq parameters end at it); U+FFFD keeps the UTF-16 length.
+    public func replacingNUL() -> String {
+        contains("\u{0}") ? replacingOccurrences(of: "\u{0}", with: "\u{FFFD}") : self
+    }
+}
+
 /// A JSON document sent as a `jsonb` parameter.
 public struct JSONText: PostgresEncodable, Sendable {
     public let text: String

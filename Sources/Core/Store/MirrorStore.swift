@@ -134,16 +134,22 @@ public struct MirrorStore: Sendable {
     }
 
     /// Records a failed attempt with its reason.
-    public func recordTranslationFailure(postID: Int64, language: LanguageCode, reason: String) async throws {
+    ///
+    /// - Parameter countsTowardParking: `false` for transient failures (an outage is not the post's fault),
+    ///   which update the reason but not the attempt count that parks a post.
+    public func recordTranslationFailure(postID: Int64, language: LanguageCode, reason: String, countsTowardParking: Bool = true) async throws {
         // An API error may quote the request; nothing stored may carry a secret.
         let reason = SecretRedactor.shared.redact(reason)
+        let increment = countsTowardParking ? 1 : 0
         try await database.transaction { conn in
             try conn.query("""
-                INSERT INTO mirror.translation_failures (post_id, target_lang, attempts, last_error) VALUES ($1, $2, 1, $3)
-                ON CONFLICT (post_id, target_lang) DO UPDATE SET attempts = mirror.translation_failures.attempts + 1,
+                INSERT INTO mirror.translation_failures (post_id, target_lang, attempts, last_error) VALUES ($1, $2, $4, $3)
+                ON CONFLICT (post_id, target_lang) DO UPDATE SET attempts = mirror.translation_failures.attempts + $4,
                     last_error = EXCLUDED.last_error, updated_at = now()
-                """, [postID, language.description, reason])
-            try Self.recordEvent(conn, kind: "translation_failed", postID: postID, detail: ["target_lang": language.description, "error": reason])
+                """, [postID, language.description, reason, increment])
+            try Self.recordEvent(conn, kind: "translation_failed", postID: postID, detail: [
+                "target_lang": language.description, "error": reason, "transient": countsTowardParking ? "false" : "true",
+            ])
         }
     }
 
@@ -310,9 +316,24 @@ private struct PostRow: Encodable {
         message_id = post.messageID
         posted_at = post.date.timeIntervalSince1970
         edited_at = post.editDate?.timeIntervalSince1970
-        text = post.content.text
-        entities = post.content.entities
-        media = post.media
+        // PostgreSQL text cannot hold U+0000; U+FFFD has the same UTF-16 length, so offsets stay right.
+        text = post.content.text.replacingNUL()
+        entities = post.content.entities.map { entity in
+            var e = entity
+            e.url = e.url?.replacingNUL()
+            e.language = e.language?.replacingNUL()
+            e.customEmojiID = e.customEmojiID?.replacingNUL()
+            return e
+        }
+        media = post.media.map { item in
+            var m = item
+            m.kind = m.kind.replacingNUL()
+            m.path = m.path?.replacingNUL()
+            m.fileName = m.fileName?.replacingNUL()
+            m.mimeType = m.mimeType?.replacingNUL()
+            m.summary = m.summary?.replacingNUL()
+            return m
+        }
         album_id = post.albumID
         needs_translation = post.needsTranslation
     }

@@ -67,7 +67,7 @@ struct Invocation: Equatable {
         }
         parts.append((number, unit))
         for (digits, unit) in parts {
-            guard let value = Int(digits) else { throw UsageError(description: "invalid duration \(text); use e.g. 30s, 5m, 1h") }
+            guard let value = Int(digits), value <= 10_000_000 else { throw UsageError(description: "invalid duration \(text); use e.g. 30s, 5m, 1h") }
             switch unit {
             case "ms": total += .milliseconds(value)
             case "s": total += .seconds(value)
@@ -77,6 +77,7 @@ struct Invocation: Equatable {
             }
         }
         guard total >= .seconds(1) else { throw UsageError(description: "--every must be at least 1s") }
+        guard total <= .seconds(7 * 24 * 3600) else { throw UsageError(description: "--every must be at most 168h (7 days)") }
         return total
     }
 }

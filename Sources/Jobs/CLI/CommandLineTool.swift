@@ -73,7 +73,10 @@ public enum CommandLineTool {
     static func runOnce(_ job: any Job, context: JobContext) async throws -> ExitCode {
         let start = ContinuousClock.now
         try await SchemaCheck.ensureCurrent(context.store.database)
-        let summary = try await job.run(context)
+        guard let summary = try await runCancellable(job, context: context) else {
+            context.logger.summary("run finished", ["summary": "outcome=stopped", "duration_s": seconds(since: start)])
+            return .success
+        }
         let outcome = context.stop.isStopRequested && summary.outcome == "ok" ? "stopped" : summary.outcome
         logSummary(summary, outcome: outcome, start: start, logger: context.logger)
         for error in summary.errors { printError("\(type(of: job).name) failed for \(error)") }
@@ -90,7 +93,7 @@ public enum CommandLineTool {
             iterations += 1
             do {
                 try await SchemaCheck.ensureCurrent(context.store.database)
-                let summary = try await job.run(context)
+                guard let summary = try await runCancellable(job, context: context) else { break }
                 logSummary(summary, outcome: summary.outcome, start: start, logger: context.logger.with("iteration", iterations))
             } catch let error as TranslationError where error.kind == .fatal {
                 report(error, command: type(of: job).name)
@@ -108,6 +111,19 @@ public enum CommandLineTool {
         }
         context.logger.summary("run finished", ["outcome": "stopped", "iterations": iterations])
         return .success
+    }
+
+    /// Runs `job` in a task that a stop request cancels, so a request in flight is abandoned at once.
+    ///
+    /// - Returns: `nil` when the stop interrupted the job (it abandoned its current item safely).
+    static func runCancellable(_ job: any Job, context: JobContext) async throws -> JobSummary? {
+        let task = Task { try await job.run(context) }
+        context.stop.onStop { task.cancel() }
+        do {
+            return try await task.value
+        } catch is CancellationError where context.stop.isStopRequested {
+            return nil
+        }
     }
 
     static func logSummary(_ summary: JobSummary, outcome: String, start: ContinuousClock.Instant, logger: Logger) {

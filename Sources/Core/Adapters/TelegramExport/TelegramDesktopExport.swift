@@ -116,6 +116,18 @@ private struct ExportFile: Decodable {
     var messages: [ExportMessage]?
 }
 
+/// A Unix time between 2013 (Telegram's launch) and 2100; anything else is a corrupt export.
+private struct ExportTime: Decodable {
+    var date: Date
+    init(from decoder: Decoder) throws {
+        let seconds = try LooseInt(from: decoder).value
+        guard (1_356_998_400...4_102_444_800).contains(seconds) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "time out of range"))
+        }
+        date = Date(timeIntervalSince1970: TimeInterval(seconds))
+    }
+}
+
 /// A number that TDesktop writes as a JSON string (`"date_unixtime": "1727604864"`) or a number.
 private struct LooseInt: Decodable {
     var value: Int64
@@ -162,8 +174,8 @@ private struct ExportLocation: Decodable {
 private struct ExportMessage: Decodable {
     var id: Int64
     var type: String
-    var dateUnixtime: LooseInt
-    var editedUnixtime: LooseInt?
+    var dateUnixtime: ExportTime
+    var editedUnixtime: ExportTime?
     var textEntities: [ExportTextPart]?
     var photo: String?
     var photoFileSize: Int64?
@@ -199,8 +211,8 @@ private struct ExportMessage: Decodable {
         SourcePost(
             chatID: chatID,
             messageID: id,
-            date: Date(timeIntervalSince1970: TimeInterval(dateUnixtime.value)),
-            editDate: editedUnixtime.map { Date(timeIntervalSince1970: TimeInterval($0.value)) },
+            date: dateUnixtime.date,
+            editDate: editedUnixtime?.date,
             content: formattedText(),
             media: media()
         )

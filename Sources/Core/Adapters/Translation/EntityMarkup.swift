@@ -3,7 +3,8 @@
 /// Entity `i` of the source becomes `<ei>…</ei>` around the text it covers; `&`, `<` and `>` in the text are
 /// escaped as `&amp;`, `&lt;` and `&gt;`, so text that imitates our markup stays text. Entities that cross
 /// each other are cut into properly nested pieces that share an index and are merged again on parsing.
-/// Parsing is strict: an unknown or unbalanced tag, a missing or duplicated entity is an error, never guessed.
+/// Parsing is strict: an unknown or unbalanced tag, a missing entity, or one that comes back as two separate
+/// spans is an error, never guessed.
 public enum EntityMarkup {
     public struct ParseError: Error, CustomStringConvertible, Sendable, Equatable {
         public let description: String
@@ -99,12 +100,15 @@ public enum EntityMarkup {
                     merged.append(r)
                 }
             }
-            for r in merged {
-                var copy = entity
-                copy.offset = r.lowerBound
-                copy.length = r.count
-                entities.append(copy)
+            // A source entity is one span; two separate spans mean the model repeated the tag (and likely
+            // the words), which is never a faithful translation.
+            guard merged.count == 1, let range = merged.first else {
+                throw ParseError(description: "formatting \(entity.type) (e\(index)) appears \(merged.count) times in the translation")
             }
+            var copy = entity
+            copy.offset = range.lowerBound
+            copy.length = range.count
+            entities.append(copy)
         }
         entities.sort { $0.offset != $1.offset ? $0.offset < $1.offset : $0.length > $1.length }
         return FormattedText(text: text, entities: entities)
