@@ -55,11 +55,14 @@ public struct FetchJob: Job {
         let whole = try await source.fetch(after: nil)
         let offset = try await context.store.offset(chatID: whole.chatID)
         guard let offset else { return whole }
-        return SourceBatch(chatID: whole.chatID, title: whole.title, posts: whole.posts.filter { $0.messageID > offset }, lastMessageID: whole.lastMessageID)
+        var batch = whole
+        batch.posts.removeAll { $0.messageID <= offset }
+        return batch
     }
 
     private func store(_ batch: SourceBatch, context: JobContext) async throws -> Int {
         let logger = context.logger.with("chat", batch.chatID)
+        for warning in batch.warnings { logger.warning(warning) }
         guard let lastMessageID = batch.lastMessageID else { return 0 }
         var inserted = 0
         var storedOffset = lastMessageID

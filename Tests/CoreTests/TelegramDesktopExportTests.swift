@@ -143,3 +143,37 @@ import TestSupport
         #expect(error?.description.contains("\n") == false)
     }
 }
+
+@Suite struct OddExportTests {
+    func export(_ messages: String) -> Data {
+        Data("{\"name\": \"Odd\", \"type\": \"public_channel\", \"id\": 77, \"messages\": [\(messages)]}".utf8)
+    }
+
+    @Test func dateOutOfRangeIsAClearErrorNamingTheField() {
+        let error = #expect(throws: TelegramDesktopExport.ReadError.self) {
+            try TelegramDesktopExport.parse(export(#"{"id": 1, "type": "message", "date_unixtime": "1000000000000000", "text": "", "text_entities": []}"#))
+        }
+        #expect(error?.description.contains("invalid value at .messages[0].date_unixtime") == true)
+    }
+
+    @Test func textWithoutTextEntitiesFallsBackToTheTextField() throws {
+        let batch = try TelegramDesktopExport.parse(export("""
+            {"id": 1, "type": "message", "date_unixtime": "1700000000", "text": "plain 😀 words"},
+            {"id": 2, "type": "message", "date_unixtime": "1700000001", "text": ["a ", {"type": "bold", "text": "b"}, " c"]}
+            """))
+        #expect(batch.posts[0].content == FormattedText(text: "plain 😀 words"))
+        #expect(batch.posts[1].content == FormattedText(text: "a b c", entities: [MessageEntity(type: "bold", offset: 2, length: 1)]))
+    }
+
+    @Test func contactsAndDuplicateIdsAreKeptVisible() throws {
+        let batch = try TelegramDesktopExport.parse(export("""
+            {"id": 1, "type": "message", "date_unixtime": "1700000000", "contact_information": {"first_name": "Ada", "last_name": "L", "phone_number": "+100"}, "text": "", "text_entities": []},
+            {"id": 2, "type": "message", "date_unixtime": "1700000001", "text": "first", "text_entities": [{"type": "plain", "text": "first"}]},
+            {"id": 2, "type": "message", "date_unixtime": "1700000002", "text": "second", "text_entities": [{"type": "plain", "text": "second"}]}
+            """))
+        #expect(batch.posts.map(\.messageID) == [1, 2])
+        #expect(batch.posts[0].media == [MediaDescriptor(kind: "contact", summary: "Ada L")])
+        #expect(batch.posts[1].content.text == "first")
+        #expect(batch.warnings == ["message ids appear more than once in the export; the first of each was kept: 2"])
+    }
+}

@@ -213,3 +213,43 @@ import Core
         }
     }
 }
+
+@Suite struct ShutdownTests {
+    @Test func sigtermAbandonsARequestThatNeverAnswers() async throws {
+        let server = try LocalHTTPServer { _ in .delay(60, then: .init(status: 500)) }
+        defer { server.stop() }
+        try await TestDatabase.withFresh { url in
+            try await Paths.withTemporaryDirectory { dir in
+                let env = [
+                    "DATABASE_URL": url, "SRC_CHANNEL": "export:\(Paths.sampleExport.path)", "DST_CHANNEL": "files:\(dir.path)/out",
+                    "TARGET_LANG": "en", "ANTHROPIC_API_KEY": "sk-ant-fake-0001", "ANTHROPIC_BASE_URL": server.baseURL,
+                    "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "",
+                ]
+                #expect(try ProcessRunner.run(Paths.jobRunner, ["migrate"], environment: env).status == 0)
+                let process = Process()
+                process.executableURL = Paths.jobRunner
+                process.arguments = ["all"]
+                process.environment = env
+                let out = Pipe()
+                process.standardOutput = out
+                process.standardError = Pipe()
+                try process.run()
+                // Wait until the request is in flight, then stop.
+                let deadline = Date().addingTimeInterval(30)
+                while Date() < deadline, server.requests.isEmpty { try await Task.sleep(for: .milliseconds(50)) }
+                #expect(!server.requests.isEmpty)
+                let stopAt = Date()
+                process.terminate()
+                process.waitUntilExit()
+                let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                #expect(process.terminationStatus == 0)
+                #expect(Date().timeIntervalSince(stopAt) < 10)
+                #expect(stdout.contains("summary=\"outcome=stopped\""))
+                // The abandoned request is not a failure of the post.
+                let db = Database(try ConnectionString(url), logger: Logger(level: .error))
+                let failures = try await db.withConnection { conn in try conn.query("SELECT count(*) AS n FROM mirror.translation_failures").first!.decode("n", as: Int.self) }
+                #expect(failures == 0)
+            }
+        }
+    }
+}

@@ -428,3 +428,27 @@ import TestSupport
         #expect((try? Invocation.parseDuration("168h")) == .seconds(604_800))
     }
 }
+
+@Suite struct HostileTextTests {
+    @Test func nulCharactersAreStoredAsReplacementCharactersWithOffsetsIntact() async throws {
+        try await Harness.with { h in
+            try await Paths.withTemporaryDirectory { dir in
+                let url = dir.appendingPathComponent("result.json")
+                try Data(#"""
+                    {"name": "N", "type": "public_channel", "id": 78, "messages": [
+                     {"id": 1, "type": "message", "date_unixtime": "1700000000", "text": "", "text_entities": [
+                       {"type": "plain", "text": "a\u0000b "}, {"type": "bold", "text": "bold"}, {"type": "text_link", "text": "x", "href": "https://e.com/\u0000"}]},
+                     {"id": 2, "type": "message", "date_unixtime": "1700000001", "text": "", "text_entities": [{"type": "plain", "text": "next"}]}
+                    ]}
+                    """#.utf8).write(to: url)
+                let summary = try await Pipeline().run(try h.context(export: url))
+                #expect(summary["fetched"] == 2)
+                #expect(summary["published"] == 2)
+                let first = try #require(try h.files.readRecords().first?.items.first)
+                #expect(first.source.text == "a\u{FFFD}b boldx")
+                #expect(first.source.substring(utf16: first.source.entities[0].range) == "bold")
+                #expect(first.source.entities[1].url == "https://e.com/\u{FFFD}")
+            }
+        }
+    }
+}

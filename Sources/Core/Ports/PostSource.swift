@@ -7,6 +7,8 @@ public struct SourceBatch: Sendable {
     public var posts: [SourcePost]
     /// The highest message id seen, service messages included; the new offset once `posts` are stored.
     public var lastMessageID: Int64?
+    /// Problems in the source that did not stop the fetch; the job logs them.
+    public var warnings: [String] = []
 
     public init(chatID: Int64, title: String, posts: [SourcePost], lastMessageID: Int64?) {
         self.chatID = chatID

@@ -50,15 +50,26 @@ public struct TelegramDesktopExport: PostSource {
         var posts: [SourcePost] = []
         posts.reserveCapacity(messages.count)
         var lastID: Int64?
+        var seen = Set<Int64>()
+        var duplicates: [Int64] = []
         for message in messages {
             lastID = max(lastID ?? message.id, message.id)
             guard message.type == "message" else { continue }
+            // An id twice is a corrupt export; keep the first and say so rather than guess silently.
+            guard seen.insert(message.id).inserted else {
+                duplicates.append(message.id)
+                continue
+            }
             posts.append(message.post(chatID: chatID))
         }
         posts.sort { $0.messageID < $1.messageID }
         assignAlbums(&posts)
         if let offset { posts.removeAll { $0.messageID <= offset } }
-        return SourceBatch(chatID: chatID, title: export.name ?? "", posts: posts, lastMessageID: lastID)
+        var batch = SourceBatch(chatID: chatID, title: export.name ?? "", posts: posts, lastMessageID: lastID)
+        if !duplicates.isEmpty {
+            batch.warnings.append("message ids appear more than once in the export; the first of each was kept: \(duplicates.prefix(10).map(String.init).joined(separator: ", "))")
+        }
+        return batch
     }
 
     /// Channel and supergroup ids are stored as the Bot API writes them (`-100` + id), so every reader of the
@@ -146,17 +157,48 @@ private struct LooseInt: Decodable {
 private struct ExportTextPart: Decodable {
     var type: String
     var text: String
-    var href: String?
-    var documentID: String?
-    var userID: LooseInt?
-    var language: String?
-    var collapsed: Bool?
+    var href: String? = nil
+    var documentID: String? = nil
+    var userID: LooseInt? = nil
+    var language: String? = nil
+    var collapsed: Bool? = nil
 
     enum CodingKeys: String, CodingKey {
         case type, text, href
         case documentID = "document_id"
         case userID = "user_id"
         case language, collapsed
+    }
+}
+
+/// The older `text` field: a string, or an array of strings and part objects. Used when an export has no
+/// `text_entities` (exports from before that field existed).
+private struct ExportText: Decodable {
+    var parts: [ExportTextPart]
+    init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let plain = try? c.decode(String.self) {
+            parts = [ExportTextPart(type: "plain", text: plain)]
+            return
+        }
+        var items = try decoder.unkeyedContainer()
+        parts = []
+        while !items.isAtEnd {
+            if let plain = try? items.decode(String.self) {
+                parts.append(ExportTextPart(type: "plain", text: plain))
+            } else {
+                parts.append(try items.decode(ExportTextPart.self))
+            }
+        }
+    }
+}
+
+private struct ExportContact: Decodable {
+    var firstName: String?
+    var lastName: String?
+    enum CodingKeys: String, CodingKey {
+        case firstName = "first_name"
+        case lastName = "last_name"
     }
 }
 
@@ -177,6 +219,7 @@ private struct ExportMessage: Decodable {
     var dateUnixtime: ExportTime
     var editedUnixtime: ExportTime?
     var textEntities: [ExportTextPart]?
+    var text: ExportText?
     var photo: String?
     var photoFileSize: Int64?
     var file: String?
@@ -189,6 +232,7 @@ private struct ExportMessage: Decodable {
     var height: Int?
     var poll: ExportPoll?
     var locationInformation: ExportLocation?
+    var contactInformation: ExportContact?
 
     enum CodingKeys: String, CodingKey {
         case id, type
@@ -205,6 +249,8 @@ private struct ExportMessage: Decodable {
         case durationSeconds = "duration_seconds"
         case width, height, poll
         case locationInformation = "location_information"
+        case contactInformation = "contact_information"
+        case text
     }
 
     func post(chatID: Int64) -> SourcePost {
@@ -222,7 +268,7 @@ private struct ExportMessage: Decodable {
         var text = ""
         var entities: [MessageEntity] = []
         var offset = 0
-        for part in textEntities ?? [] {
+        for part in textEntities ?? self.text?.parts ?? [] {
             let length = part.text.utf16.count
             defer {
                 text += part.text
@@ -285,6 +331,10 @@ private struct ExportMessage: Decodable {
         if let poll {
             let answers = (poll.answers ?? []).map(\.text).joined(separator: " / ")
             return [MediaDescriptor(kind: "poll", summary: answers.isEmpty ? poll.question : "\(poll.question) — \(answers)")]
+        }
+        if let contact = contactInformation {
+            let name = [contact.firstName, contact.lastName].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: " ")
+            return [MediaDescriptor(kind: "contact", summary: name.isEmpty ? nil : name)]
         }
         if let location = locationInformation {
             return [MediaDescriptor(kind: "location", summary: "\(location.latitude),\(location.longitude)")]
