@@ -34,7 +34,7 @@ import TestSupport
                 }
             }
             let page = try String(contentsOf: h.files.pageURL, encoding: .utf8)
-            #expect(page.contains("8 publications"))
+            #expect(page.contains("8 publications (10 posts)"))
             #expect(page.contains("<b>пример канала</b>"))
             #expect(page.contains("<a href=\"https://example.com/mirror?a=1&amp;b=2\">зеркало</a>"))
             #expect(page.contains("Если x &lt; 5 &amp; y &gt; 3"))
@@ -449,6 +449,30 @@ import TestSupport
                 #expect(first.source.substring(utf16: first.source.entities[0].range) == "bold")
                 #expect(first.source.entities[1].url == "https://e.com/\u{FFFD}")
             }
+        }
+    }
+}
+
+@Suite struct ConcurrentAppendTests {
+    @Test func concurrentAppendersNeverCutEachOthersRecords() async throws {
+        try await Paths.withTemporaryDirectory { dir in
+            let destination = FileDestination(directory: dir.path)
+            // Large records make a torn read likely without the lock.
+            let text = String(repeating: "Слава 😀 ", count: 20_000)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for writer in 0..<4 {
+                    group.addTask {
+                        for n in 0..<25 {
+                            let id = Int64(writer * 100 + n)
+                            let post = SourcePost(chatID: -100, messageID: id, date: Date(timeIntervalSince1970: 1_700_000_000), content: FormattedText(text: text))
+                            let unit = PublicationUnit(routeID: 1, targetLanguage: LanguageCode("en")!, items: [.init(postID: id, source: post, content: post.content)])
+                            _ = try await destination.publish(unit)
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            #expect(try destination.readRecords().count == 100)
         }
     }
 }

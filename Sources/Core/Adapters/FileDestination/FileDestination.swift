@@ -3,8 +3,8 @@ import Foundation
 /// Publishes into a folder: one JSON line per unit in `publications.jsonl`, and a side-by-side review page
 /// `index.html` rewritten after each run. Used for dry runs and for reviewing translations before going live.
 ///
-/// Each record is appended with a single `write` on an `O_APPEND` descriptor. A torn last line left by a
-/// crash is cut off before the next append, and ``findPublished(key:)`` answers from complete lines only,
+/// Each record is appended with a single `write` on an `O_APPEND` descriptor under an exclusive `flock`. A
+/// torn last line left by a crash is cut off before the next append, and ``findPublished(key:)`` answers from complete lines only,
 /// so a unit interrupted mid-write is published again and never twice.
 public struct FileDestination: Destination {
     public let directory: URL
@@ -72,6 +72,9 @@ public struct FileDestination: Destination {
         let fd = open(journalURL.path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw WriteError(path: journalURL.path, reason: String(cString: strerror(errno))) }
         defer { close(fd) }
+        // Another process may be appending (another route into the same folder, an overlapping run): without
+        // the lock, its half-written line would look torn and be cut off.
+        guard flock(fd, LOCK_EX) == 0 else { throw WriteError(path: journalURL.path, reason: String(cString: strerror(errno))) }
         try cutTornTail(fd)
         let written = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         guard written == line.count else { throw WriteError(path: journalURL.path, reason: written < 0 ? String(cString: strerror(errno)) : "short write") }

@@ -39,7 +39,7 @@ enum ReviewPage {
             .spoiler{background:#ccc;color:#ccc}.spoiler:hover{color:#222}
             blockquote{border-left:3px solid #99c;margin:0;padding-left:.5rem}
             </style></head><body>
-            <h1>Mirror review</h1><p>\(records.count) publications, target language \(escape(language))</p>
+            <h1>Mirror review</h1><p>\(records.count) publications (\(records.reduce(0) { $0 + $1.items.count }) posts), target language \(escape(language))</p>
             <table><tr><th>Post</th><th>Source</th><th>Published</th></tr>
             \(rows)</table></body></html>
 
