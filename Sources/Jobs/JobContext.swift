@@ -44,6 +44,8 @@ public struct JobContext: Sendable {
     public let makeSource: @Sendable (SourceSpec) -> any PostSource
     /// Builds the publisher of a destination.
     public let makeDestination: @Sendable (DestinationSpec) -> any Destination
+    /// How long work shows its progress.
+    public var progressStyle: ProgressReporter.Style = .off
 
     public init(
         config: Config,
@@ -72,7 +74,14 @@ public struct JobContext: Sendable {
         } else {
             translator = PseudoTranslator()
         }
-        return JobContext(config: config, logger: logger, store: MirrorStore(database: database), translator: translator, stop: stop)
+        var context = JobContext(config: config, logger: logger, store: MirrorStore(database: database), translator: translator, stop: stop)
+        context.progressStyle = .automatic
+        return context
+    }
+
+    /// A progress reporter for `total` units of `job`'s work.
+    public func progress(_ job: String, total: Int, unit: String) -> ProgressReporter {
+        ProgressReporter(job: job, total: total, unit: unit, style: progressStyle, logger: logger)
     }
 
     public static let defaultSource: @Sendable (SourceSpec) -> any PostSource = { spec in

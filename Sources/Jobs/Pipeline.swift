@@ -1,11 +1,12 @@
 import Core
 import Foundation
 
-/// `all`: fetch, translate-pending and publish, in that order, checking for a stop request between stages.
+/// `all`: fetch, translate-pending, publish and aggregate-analytics, in that order, checking for a stop
+/// request between stages.
 public struct Pipeline: Job {
     public static let name = "all"
-    public static let stages: [any Job] = [FetchJob(), TranslatePendingJob(), PublishJob()]
-    public static let counters = FetchJob.counters + TranslatePendingJob.counters + PublishJob.counters
+    public static let stages: [any Job] = [FetchJob(), TranslatePendingJob(), PublishJob(), AggregateAnalyticsJob()]
+    public static let counters = FetchJob.counters + TranslatePendingJob.counters + PublishJob.counters + AggregateAnalyticsJob.counters
 
     public init() {}
 

@@ -71,6 +71,8 @@ public struct PublishJob: Job {
         _ route: Route, chatID: Int64, destination: any Destination, context: JobContext, logger: Logger, into summary: inout JobSummary
     ) async throws {
         var cursor: Int64 = .min
+        let progress = context.progress(Self.name, total: try await context.store.countUnpublished(routeID: route.id, chatID: chatID), unit: "posts")
+        defer { progress.finish() }
         while !context.stop.isStopRequested {
             var page = try await context.store.unpublishedPosts(
                 route: route, chatID: chatID, afterMessageID: cursor, maxAttempts: TranslatePendingJob.maxAttempts, limit: pageSize)
@@ -119,6 +121,7 @@ public struct PublishJob: Job {
                 }
                 try await context.store.markPublished(routeID: route.id, postIDs: postIDs, destinationIDs: ids, lastMessageID: cursor)
                 summary["published"] += unit.count
+                progress.advance(by: unit.count)
             }
         }
     }

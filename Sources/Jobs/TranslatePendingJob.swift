@@ -26,6 +26,12 @@ public struct TranslatePendingJob: Job {
         for (route, chatID) in try await context.store.routes() where !pairs.contains(where: { $0.chatID == chatID && $0.language == route.spec.targetLanguage }) {
             pairs.append((chatID, route.spec.targetLanguage))
         }
+        var total = 0
+        for (chatID, language) in pairs {
+            total += try await context.store.countUntranslated(chatID: chatID, language: language, maxAttempts: Self.maxAttempts)
+        }
+        let progress = context.progress(Self.name, total: total, unit: "posts")
+        defer { progress.finish() }
         languages: for (chatID, language) in pairs {
             var cursor: Int64 = .min
             pages: while !context.stop.isStopRequested {
@@ -35,6 +41,7 @@ public struct TranslatePendingJob: Job {
                 for item in page {
                     guard !context.stop.isStopRequested else { break pages }
                     cursor = item.messageID
+                    defer { progress.advance() }
                     do {
                         let output = try await context.translator.translate(item.content, to: language)
                         if try await context.store.saveTranslation(postID: item.postID, language: language, output: output, translator: context.translator.name) {
@@ -44,8 +51,12 @@ public struct TranslatePendingJob: Job {
                         summary["failed"] += 1
                         let transient = error.kind == .transient
                         context.logger.warning("translation failed", ["post_id": item.postID, "error": error.description, "transient": transient])
-                        try await context.store.recordTranslationFailure(
-                            postID: item.postID, language: language, reason: error.description, countsTowardParking: !transient)
+                        if try await context.store.recordTranslationFailure(
+                            postID: item.postID, language: language, reason: error.description, usage: error.usage,
+                            countsTowardParking: !transient, parkAfter: Self.maxAttempts) {
+                            context.logger.warning("post parked after repeated failures; `JobRunner retry \(item.postID)` tries again",
+                                                   ["post_id": item.postID, "attempts": Self.maxAttempts])
+                        }
                         if transient {
                             context.logger.warning("translator unavailable; stopping translation until the next run")
                             break languages

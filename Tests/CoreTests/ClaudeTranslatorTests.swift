@@ -7,7 +7,9 @@ import TestSupport
 /// A fake Anthropic Messages API: scripted replies in the real wire format.
 final class FakeAnthropic: @unchecked Sendable {
     let server: LocalHTTPServer
-    var settings: Config.AnthropicSettings { .init(apiKey: "sk-ant-test-key-0001", model: "claude-haiku-5-5", baseURL: server.baseURL) }
+    var settings: Config.AnthropicSettings {
+        .init(apiKey: "sk-ant-test-key-0001", model: "claude-haiku-5-5", baseURL: server.baseURL, pricing: ModelPricing.defaults["claude-haiku-5-5"]!)
+    }
 
     init(_ replies: [LocalHTTPServer.Reply]) throws {
         let queue = ReplyQueue(replies)
@@ -15,11 +17,11 @@ final class FakeAnthropic: @unchecked Sendable {
     }
 
     /// A 200 Messages response whose text block is `text`.
-    static func message(_ text: String, stopReason: String = "end_turn") -> LocalHTTPServer.Reply {
+    static func message(_ text: String, stopReason: String = "end_turn", cacheWrite: Int = 0, cacheRead: Int = 0) -> LocalHTTPServer.Reply {
         let body: [String: Any] = [
             "id": "msg_01Test", "type": "message", "role": "assistant", "model": "claude-haiku-5-5",
             "content": [["type": "text", "text": text]], "stop_reason": stopReason, "stop_sequence": NSNull(),
-            "usage": ["input_tokens": 321, "output_tokens": 45, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0],
+            "usage": ["input_tokens": 321, "output_tokens": 45, "cache_creation_input_tokens": cacheWrite, "cache_read_input_tokens": cacheRead],
         ]
         return .respond(status: 200, headers: [("content-type", "application/json"), ("request-id", "req_01Test")], body: try! JSONSerialization.data(withJSONObject: body))
     }
@@ -64,7 +66,9 @@ final class FakeAnthropic: @unchecked Sendable {
         #expect(output.content.text == "Text mit Format, siehe https://t.me/x #news")
         #expect(output.content.entities.map { output.content.substring(utf16: $0.range)! } == ["Text", "Format", "https://t.me/x", "#news"])
         #expect(output.content.entities[1].url == "http://t.me")
-        #expect(output.usage == TokenUsage(inputTokens: 321, outputTokens: 45))
+        #expect(output.usage.inputTokens == 321 && output.usage.outputTokens == 45 && output.usage.requests == 1)
+        // Haiku 5.5 list price: $0.10 in, $0.50 out per MTok → 321·0.10 + 45·0.50 = 54.6 µ$.
+        #expect(abs(output.usage.costUSD - 0.0000546) < 1e-12)
 
         let request = try #require(fake.server.requests.first)
         #expect(request.path == "/v1/messages")
@@ -84,6 +88,22 @@ final class FakeAnthropic: @unchecked Sendable {
         let output = try await translator(fake).translate(source, to: de)
         #expect(output.content.text.hasPrefix("Text mit Format"))
         #expect(fake.server.requests.count == 3)
+        #expect(output.usage.requests == 3)
+    }
+
+    @Test func cacheTokensAreCountedAndPricedByKind() async throws {
+        let answer = "<translation>\n<e0>Text</e0> mit <e1>Format</e1>, siehe <e2>https://t.me/x</e2> <e3>#news</e3>\n</translation>"
+        let fake = try FakeAnthropic([FakeAnthropic.message(answer, cacheWrite: 2000, cacheRead: 10_000)])
+        let usage = try await translator(fake).translate(source, to: de).usage
+        #expect(usage.cacheWriteTokens == 2000 && usage.cacheReadTokens == 10_000)
+        // 321·0.10 + 45·0.50 + 2000·0.125 + 10000·0.01 = 404.6 µ$ (5-minute write 1.25×, read 0.1× of input).
+        #expect(abs(usage.costUSD - 0.0004046) < 1e-12)
+    }
+
+    @Test func rejectedAnswerStillReportsWhatItCost() async throws {
+        let fake = try FakeAnthropic([FakeAnthropic.message("Sure! <translation>x</translation>")])
+        let error = await #expect(throws: TranslationError.self) { try await translator(fake).translate(source, to: de) }
+        #expect(error?.usage.inputTokens == 321 && error?.usage.outputTokens == 45 && error?.usage.requests == 1)
     }
 
     @Test func recorded400IsNotRetried() async throws {
@@ -102,6 +122,7 @@ final class FakeAnthropic: @unchecked Sendable {
         #expect(error?.kind == .transient)
         #expect(error?.description.contains("529 overloaded_error") == true)
         #expect(fake.server.requests.count == 2)
+        #expect(error?.usage.requests == 2)
     }
 
     @Test func badKeyStopsTheJobNamingTheVariableButNotTheKey() async throws {

@@ -27,7 +27,7 @@ import Core
     @Test(arguments: [
         (["frobnicate"], "unknown command frobnicate"),
         (["fetch", "--verbose"], "unknown option --verbose"),
-        (["all", "--every"], "--every needs a duration"),
+        (["all", "--every"], "--every needs a value, e.g. --every 30s"),
         (["all", "--every", "soon"], "invalid duration soon"),
         (["migrate", "--every", "30s"], "--every cannot be used with migrate"),
         (["fetch", "publish"], "unexpected argument publish"),
@@ -69,7 +69,7 @@ import Core
         try await TestDatabase.withFresh { url in
             let out = try run(["fetch"], env: ["DATABASE_URL": url, "SRC_CHANNEL": "export:\(Paths.sampleExport.path)", "DST_CHANNEL": "files:/tmp/x", "TARGET_LANG": "en"])
             #expect(out.status == 1)
-            #expect(out.stderr == "error: fetch failed: database schema is at version none, this build needs 1; run `JobRunner migrate`\n")
+            #expect(out.stderr == "error: fetch failed: database schema is at version none, this build needs \(Migration.all.count); run `JobRunner migrate`\n")
         }
     }
 
@@ -81,7 +81,7 @@ import Core
             try await db.withConnection { conn in _ = try conn.query("INSERT INTO mirror.schema_migrations (version, name) VALUES (99, 'future')") }
             let out = try run(["publish"], env: env)
             #expect(out.status == 1)
-            #expect(out.stderr == "error: publish failed: database schema is at version 99, newer than this build's 1; deploy the release that migrated it\n")
+            #expect(out.stderr == "error: publish failed: database schema is at version 99, newer than this build's \(Migration.all.count); deploy the release that migrated it\n")
         }
     }
 
@@ -122,20 +122,21 @@ import Core
                 let env = ["DATABASE_URL": url, "SRC_CHANNEL": "export:\(Paths.sampleExport.path)", "DST_CHANNEL": "files:\(dir.path)/out", "TARGET_LANG": "de"]
                 let migrate = try run(["migrate"], env: env)
                 #expect(migrate.status == 0)
-                #expect(migrate.stdout.contains("msg=\"run finished\" job=migrate outcome=ok applied=1 schema_version=1"))
+                #expect(migrate.stdout.contains("msg=\"run finished\" job=migrate outcome=ok applied=\(Migration.all.count) schema_version=\(Migration.all.count)"))
                 let first = try run(["all"], env: env)
                 #expect(first.status == 0)
                 #expect(first.stderr.isEmpty)
                 let summary = first.stdout.split(separator: "\n").filter { $0.contains("msg=\"run finished\"") }
                 #expect(summary.count == 1)
-                #expect(summary.first?.contains("summary=\"outcome=ok failed=0 fetched=10 in_flight=0 parked=0 published=10 translated=6 waiting=0\"") == true)
+                #expect(summary.first?.contains("summary=\"outcome=ok failed=0 fetched=10 in_flight=0 parked=0 published=10 rollup_days=") == true)
+                #expect(summary.first?.contains(" translated=6 waiting=0\"") == true)
                 #expect(summary.first?.contains("duration_s=") == true)
                 #expect(first.stdout.split(separator: "\n").allSatisfy { $0.hasPrefix("ts=") })
                 let journal = try String(contentsOf: dir.appendingPathComponent("out/publications.jsonl"), encoding: .utf8)
                 #expect(journal.split(separator: "\n").count == 8)
                 #expect(journal.contains("[→de] Добро пожаловать"))
                 let second = try run(["all"], env: env)
-                #expect(second.stdout.contains("summary=\"outcome=ok failed=0 fetched=0 in_flight=0 parked=0 published=0 translated=0 waiting=0\""))
+                #expect(second.stdout.contains("summary=\"outcome=ok failed=0 fetched=0 in_flight=0 parked=0 published=0 rollup_days=0 rollup_hours=0 translated=0 waiting=0\""))
             }
         }
     }

@@ -16,6 +16,7 @@ public struct Config: Sendable {
         public var apiKey: String
         public var model: String
         public var baseURL: String
+        public var pricing: ModelPricing
     }
 
     public static let defaultClaudeModel = "claude-haiku-5-5"
@@ -30,6 +31,7 @@ public struct Config: Sendable {
         ("ANTHROPIC_API_KEY", "Claude API key; without it the offline pseudo-translator is used"),
         ("CLAUDE_MODEL", "Claude model id (default \(defaultClaudeModel))"),
         ("ANTHROPIC_BASE_URL", "Anthropic API base URL (default \(defaultAnthropicBaseURL))"),
+        ("CLAUDE_PRICE_PER_MTOK", "USD per million tokens, input=…,output=…,cache_write=…,cache_read=… (default: the model's list price)"),
         ("LOG_LEVEL", "trace, debug, info, notice, warning or error (default info)"),
     ]
 
@@ -134,10 +136,21 @@ public struct Config: Sendable {
             if !(baseURL.hasPrefix("https://") || baseURL.hasPrefix("http://")) {
                 problems.append("ANTHROPIC_BASE_URL=\(baseURL) is not an http(s) URL; unset it to use \(defaultAnthropicBaseURL)")
             }
+            let model = values["CLAUDE_MODEL"] ?? defaultClaudeModel
+            var pricing = ModelPricing.defaults[model]
+            if let raw = values["CLAUDE_PRICE_PER_MTOK"] {
+                pricing = ModelPricing(parsing: raw)
+                if pricing == nil {
+                    problems.append("CLAUDE_PRICE_PER_MTOK=\(raw) is not a price list; use input=0.10,output=0.50,cache_write=0.125,cache_read=0.01 (USD per million tokens)")
+                }
+            } else if pricing == nil {
+                problems.append("CLAUDE_MODEL=\(model) has no known price; set CLAUDE_PRICE_PER_MTOK=input=…,output=…,cache_write=…,cache_read=… (USD per million tokens) so costs are recorded")
+            }
             anthropic = AnthropicSettings(
                 apiKey: key,
-                model: values["CLAUDE_MODEL"] ?? defaultClaudeModel,
-                baseURL: baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+                model: model,
+                baseURL: baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL,
+                pricing: pricing ?? ModelPricing(input: 0, output: 0, cacheWrite: 0, cacheRead: 0)
             )
         }
 

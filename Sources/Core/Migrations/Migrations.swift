@@ -80,5 +80,80 @@ extension Migration {
             );
             CREATE INDEX events_occurred_at ON mirror.events (occurred_at);
             """),
+        Migration(version: 2, name: "analytics", sql: """
+            -- Token accounting per translation, so cost per post is a row, not a log line.
+            ALTER TABLE mirror.translations
+                ADD COLUMN cache_write_tokens integer NOT NULL DEFAULT 0,
+                ADD COLUMN cache_read_tokens integer NOT NULL DEFAULT 0,
+                ADD COLUMN requests integer NOT NULL DEFAULT 0,
+                ADD COLUMN cost_usd numeric(14, 6) NOT NULL DEFAULT 0;
+
+            -- An operator may skip a post for a route: it is then treated as done and never published.
+            ALTER TABLE mirror.publications DROP CONSTRAINT publications_state_check;
+            ALTER TABLE mirror.publications ADD CONSTRAINT publications_state_check
+                CHECK (state IN ('publishing', 'published', 'skipped'));
+
+            CREATE INDEX events_kind_post ON mirror.events (post_id) WHERE post_id IS NOT NULL;
+
+            -- Every run of every command: what `status` shows as each job's last run. A row without
+            -- finished_at belongs to a run still going or one that died.
+            CREATE TABLE mirror.job_runs (
+                id bigserial PRIMARY KEY,
+                job text NOT NULL,
+                host text NOT NULL,
+                pid integer NOT NULL,
+                started_at timestamptz NOT NULL DEFAULT now(),
+                finished_at timestamptz,
+                outcome text,
+                summary text,
+                error text
+            );
+            CREATE INDEX job_runs_job_started ON mirror.job_runs (job, started_at DESC);
+
+            -- Hours (UTC) holding events that the rollups do not reflect yet. The statement trigger below
+            -- marks them inside the writer's transaction, so no event commits without its hour marked,
+            -- whatever its timestamp: a late event re-opens the hour it belongs to.
+            CREATE TABLE mirror.analytics_dirty_hours (
+                hour timestamptz PRIMARY KEY
+            );
+            CREATE FUNCTION mirror.mark_event_hours() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                INSERT INTO mirror.analytics_dirty_hours (hour)
+                SELECT DISTINCT date_trunc('hour', occurred_at, 'UTC') FROM new_events
+                ON CONFLICT DO NOTHING;
+                RETURN NULL;
+            END
+            $$;
+            CREATE TRIGGER events_mark_dirty_hours AFTER INSERT ON mirror.events
+                REFERENCING NEW TABLE AS new_events FOR EACH STATEMENT EXECUTE FUNCTION mirror.mark_event_hours();
+            -- Events written before this migration are rolled up by the first aggregate-analytics run.
+            INSERT INTO mirror.analytics_dirty_hours (hour)
+            SELECT DISTINCT date_trunc('hour', occurred_at, 'UTC') FROM mirror.events ON CONFLICT DO NOTHING;
+
+            -- Hourly and daily (UTC) figures per route. route_id 0 holds all routes together: one
+            -- translation serves every route of its language, so totals are not sums of routes.
+            CREATE TABLE mirror.analytics_rollups (
+                granularity text NOT NULL CHECK (granularity IN ('hour', 'day')),
+                bucket_start timestamptz NOT NULL,
+                route_id bigint NOT NULL,
+                fetched integer NOT NULL,
+                translated integer NOT NULL,
+                published integer NOT NULL,
+                failed integer NOT NULL,
+                parked integer NOT NULL,
+                tm_hits integer NOT NULL,
+                requests integer NOT NULL,
+                input_tokens bigint NOT NULL,
+                output_tokens bigint NOT NULL,
+                cache_write_tokens bigint NOT NULL,
+                cache_read_tokens bigint NOT NULL,
+                cost_usd numeric(18, 6) NOT NULL,
+                latency_p50_s double precision,
+                latency_p95_s double precision,
+                latency_max_s double precision,
+                computed_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (granularity, bucket_start, route_id)
+            );
+            """),
     ]
 }

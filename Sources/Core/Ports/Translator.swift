@@ -1,10 +1,29 @@
-/// Tokens a translation consumed (zero for offline translators).
+/// What translating cost: tokens by kind, HTTP requests made (retries included) and their price
+/// (all zero for offline translators).
 public struct TokenUsage: Sendable, Hashable, Codable {
     public var inputTokens: Int
     public var outputTokens: Int
-    public init(inputTokens: Int = 0, outputTokens: Int = 0) {
+    public var cacheWriteTokens: Int
+    public var cacheReadTokens: Int
+    public var requests: Int
+    public var costUSD: Double
+
+    public init(inputTokens: Int = 0, outputTokens: Int = 0, cacheWriteTokens: Int = 0, cacheReadTokens: Int = 0, requests: Int = 0, costUSD: Double = 0) {
         self.inputTokens = inputTokens
         self.outputTokens = outputTokens
+        self.cacheWriteTokens = cacheWriteTokens
+        self.cacheReadTokens = cacheReadTokens
+        self.requests = requests
+        self.costUSD = costUSD
+    }
+
+    /// The detail fields an event records for this usage.
+    public var eventDetail: [String: String] {
+        [
+            "input_tokens": String(inputTokens), "output_tokens": String(outputTokens),
+            "cache_write_tokens": String(cacheWriteTokens), "cache_read_tokens": String(cacheReadTokens),
+            "requests": String(requests), "cost_usd": String(format: "%.6f", costUSD),
+        ]
     }
 }
 
@@ -30,9 +49,12 @@ public struct TranslationError: Error, CustomStringConvertible, Sendable {
     }
     public var kind: Kind
     public var description: String
-    public init(_ kind: Kind, _ description: String) {
+    /// What the failed attempt still cost (a rejected answer was paid for; a retried 429 was a request).
+    public var usage: TokenUsage
+    public init(_ kind: Kind, _ description: String, usage: TokenUsage = TokenUsage()) {
         self.kind = kind
         self.description = description
+        self.usage = usage
     }
 }
 

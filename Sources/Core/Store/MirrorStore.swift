@@ -97,10 +97,7 @@ public struct MirrorStore: Sendable {
         let rows = try await database.withConnection { conn in
             try conn.query("""
                 SELECT p.id, p.message_id, p.text, p.entities FROM mirror.posts p
-                WHERE p.chat_id = $1 AND p.needs_translation AND p.message_id > $3
-                  AND NOT EXISTS (SELECT 1 FROM mirror.translations t WHERE t.post_id = p.id AND t.target_lang = $2)
-                  AND NOT EXISTS (SELECT 1 FROM mirror.translation_failures f
-                                  WHERE f.post_id = p.id AND f.target_lang = $2 AND f.attempts >= $4)
+                WHERE \(Self.untranslatedCondition)
                 ORDER BY p.message_id
                 LIMIT $5
                 """, [chatID, language.description, afterMessageID, maxAttempts, limit])
@@ -110,6 +107,27 @@ public struct MirrorStore: Sendable {
         }
     }
 
+    /// How many posts ``untranslatedPosts(chatID:language:afterMessageID:maxAttempts:limit:)`` would return in all.
+    public func countUntranslated(chatID: Int64, language: LanguageCode, maxAttempts: Int) async throws -> Int {
+        try await database.withConnection { conn in
+            try conn.query("""
+                SELECT count(*)::int AS n FROM mirror.posts p WHERE \(Self.untranslatedCondition)
+                """, [chatID, language.description, Int64.min, maxAttempts]).first!.decode("n")
+        }
+    }
+
+    /// Posts of chat `$1` after message `$3` needing a translation into `$2` that have none, leaving out posts
+    /// parked after `$4` failures and posts an operator skipped on every route of that language.
+    private static let untranslatedCondition = """
+        p.chat_id = $1 AND p.message_id > $3 AND p.needs_translation
+        AND NOT EXISTS (SELECT 1 FROM mirror.translations t WHERE t.post_id = p.id AND t.target_lang = $2)
+        AND NOT EXISTS (SELECT 1 FROM mirror.translation_failures f
+                        WHERE f.post_id = p.id AND f.target_lang = $2 AND f.attempts >= $4)
+        AND EXISTS (SELECT 1 FROM mirror.routes r WHERE r.enabled AND r.source_chat_id = p.chat_id AND r.target_lang = $2
+                    AND NOT EXISTS (SELECT 1 FROM mirror.publications s
+                                    WHERE s.route_id = r.id AND s.post_id = p.id AND s.state = 'skipped'))
+        """
+
     /// Stores a translation and its event; clears any recorded failure.
     ///
     /// - Returns: `false` when another run stored a translation of this post first; this one is then dropped
@@ -118,17 +136,19 @@ public struct MirrorStore: Sendable {
     public func saveTranslation(postID: Int64, language: LanguageCode, output: TranslationOutput, translator: String) async throws -> Bool {
         let entities = try JSONText(encoding: output.content.entities)
         return try await database.transaction { conn in
+            let usage = output.usage
             let inserted = try conn.query("""
-                INSERT INTO mirror.translations (post_id, target_lang, text, entities, translator, input_tokens, output_tokens)
-                VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7)
+                INSERT INTO mirror.translations (post_id, target_lang, text, entities, translator, input_tokens, output_tokens,
+                                                 cache_write_tokens, cache_read_tokens, requests, cost_usd)
+                VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, $10, $11::numeric)
                 ON CONFLICT (post_id, target_lang) DO NOTHING
-                """, [postID, language.description, output.content.text, entities, translator, output.usage.inputTokens, output.usage.outputTokens]).affectedRows
+                """, [postID, language.description, output.content.text, entities, translator, usage.inputTokens, usage.outputTokens,
+                      usage.cacheWriteTokens, usage.cacheReadTokens, usage.requests, String(format: "%.6f", usage.costUSD)]).affectedRows
             guard inserted == 1 else { return false }
             try conn.query("DELETE FROM mirror.translation_failures WHERE post_id = $1 AND target_lang = $2", [postID, language.description])
-            try Self.recordEvent(conn, kind: "translated", postID: postID, detail: [
+            try Self.recordEvent(conn, kind: "translated", postID: postID, detail: usage.eventDetail.merging([
                 "target_lang": language.description, "translator": translator,
-                "input_tokens": String(output.usage.inputTokens), "output_tokens": String(output.usage.outputTokens),
-            ])
+            ]) { $1 })
             return true
         }
     }
@@ -137,19 +157,31 @@ public struct MirrorStore: Sendable {
     ///
     /// - Parameter countsTowardParking: `false` for transient failures (an outage is not the post's fault),
     ///   which update the reason but not the attempt count that parks a post.
-    public func recordTranslationFailure(postID: Int64, language: LanguageCode, reason: String, countsTowardParking: Bool = true) async throws {
+    /// - Parameter parkAfter: the attempt count at which the post is parked; reaching it writes a `parked` event.
+    /// - Returns: `true` when this failure parked the post.
+    @discardableResult
+    public func recordTranslationFailure(
+        postID: Int64, language: LanguageCode, reason: String, usage: TokenUsage = TokenUsage(),
+        countsTowardParking: Bool = true, parkAfter: Int = .max
+    ) async throws -> Bool {
         // An API error may quote the request; nothing stored may carry a secret.
         let reason = SecretRedactor.shared.redact(reason)
         let increment = countsTowardParking ? 1 : 0
-        try await database.transaction { conn in
-            try conn.query("""
+        return try await database.transaction { conn in
+            let attempts: Int = try conn.query("""
                 INSERT INTO mirror.translation_failures (post_id, target_lang, attempts, last_error) VALUES ($1, $2, $4, $3)
                 ON CONFLICT (post_id, target_lang) DO UPDATE SET attempts = mirror.translation_failures.attempts + $4,
                     last_error = EXCLUDED.last_error, updated_at = now()
-                """, [postID, language.description, reason, increment])
-            try Self.recordEvent(conn, kind: "translation_failed", postID: postID, detail: [
+                RETURNING attempts
+                """, [postID, language.description, reason, increment]).first!.decode("attempts")
+            try Self.recordEvent(conn, kind: "translation_failed", postID: postID, detail: usage.eventDetail.merging([
                 "target_lang": language.description, "error": reason, "transient": countsTowardParking ? "false" : "true",
-            ])
+            ]) { $1 })
+            let parked = countsTowardParking && attempts == parkAfter
+            if parked {
+                try Self.recordEvent(conn, kind: "parked", postID: postID, detail: ["target_lang": language.description, "error": reason])
+            }
+            return parked
         }
     }
 
@@ -179,7 +211,7 @@ public struct MirrorStore: Sendable {
                 LEFT JOIN mirror.translations t ON t.post_id = p.id AND t.target_lang = $3
                 LEFT JOIN mirror.translation_failures f ON f.post_id = p.id AND f.target_lang = $3
                 LEFT JOIN mirror.publications x ON x.route_id = $1 AND x.post_id = p.id
-                WHERE p.chat_id = $2 AND p.message_id > $6 AND x.state IS DISTINCT FROM 'published'
+                WHERE p.chat_id = $2 AND p.message_id > $6 AND (x.state IS NULL OR x.state = 'publishing')
                 ORDER BY p.message_id
                 LIMIT $4
                 """, [route.id, chatID, route.spec.targetLanguage.description, limit, maxAttempts, afterMessageID])
@@ -206,6 +238,17 @@ public struct MirrorStore: Sendable {
             }
             return PendingPublication(postID: try row.decode("id"), post: post, content: content, parked: try content == nil && row.decode("parked", as: Bool.self),
                 inFlight: try row.decode("in_flight"))
+        }
+    }
+
+    /// Posts of a route not published (nor skipped) yet: the publish stage's backlog.
+    public func countUnpublished(routeID: Int64, chatID: Int64) async throws -> Int {
+        try await database.withConnection { conn in
+            try conn.query("""
+                SELECT count(*)::int AS n FROM mirror.posts p
+                LEFT JOIN mirror.publications x ON x.route_id = $1 AND x.post_id = p.id
+                WHERE p.chat_id = $2 AND (x.state IS NULL OR x.state = 'publishing')
+                """, [routeID, chatID]).first!.decode("n")
         }
     }
 

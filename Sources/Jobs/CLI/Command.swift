@@ -7,44 +7,120 @@ struct Invocation: Equatable {
         case fetch
         case translatePending = "translate-pending"
         case publish
+        case aggregateAnalytics = "aggregate-analytics"
         case all
+        case status
+        case report
+        case retry
+        case skip
         case migrate
+
+        /// Pipeline stages: they may loop with `--every` and need the full configuration.
+        var isJob: Bool { [.fetch, .translatePending, .publish, .aggregateAnalytics, .all].contains(self) }
     }
 
     var command: Command?
     var every: Duration?
     var help = false
+    /// `status --json`
+    var json = false
+    /// `report --since`; seven days when not given.
+    var since: Duration?
+    /// `report --format`
+    var format: ReportFormat?
+    /// `retry`/`skip --route`
+    var route: Int64?
+    /// The post id `retry` and `skip` act on.
+    var postID: Int64?
 
     static func parse(_ arguments: [String]) throws(UsageError) -> Invocation {
         var invocation = Invocation()
         var index = 0
+        let examples = ["--every": "30s", "--since": "7d", "--format": "html", "--route": "1"]
+        /// The value of `--name VALUE` or `--name=VALUE`.
+        func value(_ name: String, _ argument: String) throws(UsageError) -> String {
+            if argument.hasPrefix(name + "=") { return String(argument.dropFirst(name.count + 1)) }
+            index += 1
+            guard index < arguments.count, !arguments[index].hasPrefix("--") else {
+                throw UsageError(description: "\(name) needs a value, e.g. \(name) \(examples[name] ?? "")")
+            }
+            return arguments[index]
+        }
+        func isOption(_ argument: String, _ name: String) -> Bool { argument == name || argument.hasPrefix(name + "=") }
+        var seen: Set<String> = []
         while index < arguments.count {
             let argument = arguments[index]
+            let name = argument.hasPrefix("--") ? String(argument.prefix { $0 != "=" }) : argument
+            if name.hasPrefix("--"), !seen.insert(name).inserted {
+                throw UsageError(description: "\(name) is given more than once")
+            }
             switch argument {
             case "--help", "-h", "help":
                 invocation.help = true
-            case "--every", _ where argument.hasPrefix("--every=") && invocation.every != nil:
-                guard invocation.every == nil else { throw UsageError(description: "--every is given more than once") }
-                index += 1
-                guard index < arguments.count else { throw UsageError(description: "--every needs a duration, e.g. --every 30s") }
-                invocation.every = try parseDuration(arguments[index])
-            case _ where argument.hasPrefix("--every="):
-                invocation.every = try parseDuration(String(argument.dropFirst("--every=".count)))
+            case _ where isOption(argument, "--every"):
+                invocation.every = try parseDuration(try value("--every", argument))
+            case "--json":
+                invocation.json = true
+            case _ where isOption(argument, "--since"):
+                invocation.since = try parseWindow(try value("--since", argument))
+            case _ where isOption(argument, "--format"):
+                let text = try value("--format", argument)
+                guard let format = ReportFormat(rawValue: text) else {
+                    throw UsageError(description: "unknown format \(text); use one of \(ReportFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                invocation.format = format
+            case _ where isOption(argument, "--route"):
+                let text = try value("--route", argument)
+                guard let route = Int64(text), route > 0 else { throw UsageError(description: "--route needs a route id, e.g. --route 1") }
+                invocation.route = route
             case _ where argument.hasPrefix("-"):
                 throw UsageError(description: "unknown option \(argument)")
             default:
-                guard invocation.command == nil else { throw UsageError(description: "unexpected argument \(argument)") }
-                guard let command = Command(rawValue: argument) else {
-                    throw UsageError(description: "unknown command \(argument); commands: \(Command.allCases.map(\.rawValue).joined(separator: ", "))")
+                if invocation.command == .retry || invocation.command == .skip, invocation.postID == nil {
+                    guard let id = Int64(argument), id > 0 else {
+                        throw UsageError(description: "\(argument) is not a post id; use the id `JobRunner status` shows, e.g. `JobRunner \(invocation.command!.rawValue) 42`")
+                    }
+                    invocation.postID = id
+                } else {
+                    guard invocation.command == nil else { throw UsageError(description: "unexpected argument \(argument)") }
+                    guard let command = Command(rawValue: argument) else {
+                        throw UsageError(description: "unknown command \(argument); commands: \(Command.allCases.map(\.rawValue).joined(separator: ", "))")
+                    }
+                    invocation.command = command
                 }
-                invocation.command = command
             }
             index += 1
         }
-        if invocation.every != nil, invocation.command == .migrate {
-            throw UsageError(description: "--every cannot be used with migrate")
+        guard !invocation.help, let command = invocation.command else { return invocation }
+        let allowed: Set<String> = switch command {
+        case .fetch, .translatePending, .publish, .aggregateAnalytics, .all: ["--every"]
+        case .status: ["--json"]
+        case .report: ["--since", "--format"]
+        case .retry, .skip: ["--route"]
+        case .migrate: []
+        }
+        if let misplaced = seen.subtracting(allowed).subtracting(["--help"]).sorted().first {
+            throw UsageError(description: "\(misplaced) cannot be used with \(command.rawValue)")
+        }
+        if command == .retry || command == .skip, invocation.postID == nil {
+            throw UsageError(description: "\(command.rawValue) needs a post id, e.g. `JobRunner \(command.rawValue) 42` (`JobRunner status` lists parked posts)")
         }
         return invocation
+    }
+
+    /// `7d`, `24h`, `90m`: how far back a report reaches (one hour to ten years).
+    static func parseWindow(_ text: String) throws(UsageError) -> Duration {
+        let invalid = UsageError(description: "invalid --since \(text); use e.g. 7d, 24h, 30d")
+        guard let unit = text.last, let value = Int(text.dropLast()), value > 0, value <= 100_000 else { throw invalid }
+        let seconds: Int
+        switch unit {
+        case "d": seconds = value * 86400
+        case "h": seconds = value * 3600
+        case "m": seconds = value * 60
+        default: throw invalid
+        }
+        guard seconds >= 3600, seconds <= 3650 * 86400 else { throw UsageError(description: "--since must be between 1h and 3650d") }
+        return .seconds(seconds)
     }
 
     /// `30s`, `5m`, `1h30m`, `500ms`; at least one second between runs.
@@ -87,28 +163,33 @@ enum HelpText {
         (.fetch, "import new source posts since the stored offset"),
         (.translatePending, "translate posts that have no translation yet"),
         (.publish, "publish translated, unpublished posts to each route's destination"),
-        (.all, "fetch, translate-pending and publish, in that order"),
+        (.aggregateAnalytics, "roll new events into hourly and daily figures per route"),
+        (.all, "fetch, translate-pending, publish and aggregate-analytics, in that order"),
+        (.status, "backlog, stuck posts and last runs per route (--json for machines)"),
+        (.report, "volume, latency, cost and failures over time (--since 7d --format table|json|csv|html)"),
+        (.retry, "make a parked or skipped post eligible again: retry POST_ID [--route ID]"),
+        (.skip, "never publish a post (its whole album): skip POST_ID [--route ID]"),
         (.migrate, "create or update the database schema"),
     ]
 
     static var general: String {
         var text = """
-            USAGE: JobRunner <command> [--every DURATION]
+            USAGE: JobRunner <command> [options]
 
             COMMANDS:
 
             """
-        for (command, summary) in commands { text += "  \(command.rawValue.padding(toLength: 19, withPad: " ", startingAt: 0))\(summary)\n" }
+        for (command, summary) in commands { text += "  \(command.rawValue.padding(toLength: 21, withPad: " ", startingAt: 0))\(summary)\n" }
         text += """
 
             OPTIONS:
-              --every DURATION   repeat the command until SIGTERM/SIGINT (e.g. 30s, 5m)
+              --every DURATION   repeat a pipeline command until SIGTERM/SIGINT (e.g. 30s, 5m)
               -h, --help         show help for a command
 
             ENVIRONMENT (also read from .env and app_settings.env; the environment wins):
 
             """
-        for (name, meaning) in Config.variables { text += "  \(name.padding(toLength: 19, withPad: " ", startingAt: 0))\(meaning)\n" }
+        for (name, meaning) in Config.variables { text += "  \(name.padding(toLength: 21, withPad: " ", startingAt: 0))\(meaning)\n" }
         text += "\nEXIT CODES: 0 success or clean stop, 1 failure, 64 usage error, 78 configuration error\n"
         return text
     }
@@ -121,6 +202,49 @@ enum HelpText {
                 USAGE: JobRunner migrate
 
                 \(summary). Safe to run from several processes at once; needs only DATABASE_URL.
+
+                """
+        case .status:
+            return """
+                USAGE: JobRunner status [--json]
+
+                Per route: posts waiting for translation and for publication, the age of the oldest waiting post,
+                parked posts with their last error, posts marked publishing; each job's last run and outcome;
+                hours not yet rolled up. Needs only DATABASE_URL.
+
+                OPTIONS:
+                  --json             one JSON document instead of text
+                  -h, --help         show this help
+
+                """
+        case .report:
+            return """
+                USAGE: JobRunner report [--since WINDOW] [--format table|json|csv|html]
+
+                Posts fetched, translated, published and failed; TM hit rate; requests; tokens by kind; cost;
+                latency from the source post to publication (p50, p95, max). By day, or by hour for windows up
+                to 48h, for all routes and per route. Brings the rollups up to date first. Needs only DATABASE_URL.
+                The HTML report is one self-contained file: `JobRunner report --format html > report.html`.
+
+                OPTIONS:
+                  --since WINDOW     how far back, e.g. 24h, 7d, 30d (default 7d)
+                  --format FORMAT    table (default), json, csv or html
+                  -h, --help         show this help
+
+                """
+        case .retry, .skip:
+            return """
+                USAGE: JobRunner \(command.rawValue) POST_ID [--route ID]
+
+                \(command == .retry
+                    ? "Clears the post's failed attempts and any skip, so the next runs translate and publish it."
+                    : "Marks the post as never to be published; posts already published stay as they are.")
+                Acts on the post's whole album, on every route that reads its channel unless --route names one.
+                The post ids are those `JobRunner status` shows. Recorded as an event. Needs only DATABASE_URL.
+
+                OPTIONS:
+                  --route ID         act on this route only
+                  -h, --help         show this help
 
                 """
         default:

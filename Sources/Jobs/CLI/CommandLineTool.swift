@@ -31,6 +31,9 @@ public enum CommandLineTool {
             if command == .migrate {
                 return try await migrate()
             }
+            if !command.isJob {
+                return try await OperatorCommand.run(invocation)
+            }
             let config = try Config.load()
             let logger = Logger(level: config.logLevel).with("job", command.rawValue)
             let stop = StopSignal()
@@ -53,7 +56,8 @@ public enum CommandLineTool {
         case .fetch: FetchJob()
         case .translatePending: TranslatePendingJob()
         case .publish: PublishJob()
-        case .all, .migrate: Pipeline()
+        case .aggregateAnalytics: AggregateAnalyticsJob()
+        case .all, .migrate, .status, .report, .retry, .skip: Pipeline()
         }
     }
 
@@ -73,12 +77,22 @@ public enum CommandLineTool {
     static func runOnce(_ job: any Job, context: JobContext) async throws -> ExitCode {
         let start = ContinuousClock.now
         try await SchemaCheck.ensureCurrent(context.store.database)
-        guard let summary = try await runCancellable(job, context: context) else {
+        let run = await RunRecord.start(type(of: job).name, context: context)
+        let result: JobSummary?
+        do {
+            result = try await runCancellable(job, context: context)
+        } catch {
+            await run.finish(outcome: "failed", summary: "", error: String(describing: error))
+            throw error
+        }
+        guard let summary = result else {
             context.logger.summary("run finished", ["summary": "outcome=stopped", "duration_s": seconds(since: start)])
+            await run.finish(outcome: "stopped", summary: "")
             return .success
         }
         let outcome = context.stop.isStopRequested && summary.outcome == "ok" ? "stopped" : summary.outcome
-        logSummary(summary, outcome: outcome, start: start, logger: context.logger)
+        let line = logSummary(summary, outcome: outcome, start: start, logger: context.logger)
+        await run.finish(outcome: outcome, summary: line, error: summary.errors.isEmpty ? nil : summary.errors.joined(separator: "; "))
         for error in summary.errors { printError("\(type(of: job).name) failed for \(error)") }
         return outcome == "failed" ? .failure : .success
     }
@@ -91,17 +105,25 @@ public enum CommandLineTool {
         while !context.stop.isStopRequested {
             let start = ContinuousClock.now
             iterations += 1
+            var run: RunRecord?
             do {
                 try await SchemaCheck.ensureCurrent(context.store.database)
-                guard let summary = try await runCancellable(job, context: context) else { break }
-                logSummary(summary, outcome: summary.outcome, start: start, logger: context.logger.with("iteration", iterations))
+                run = await RunRecord.start(type(of: job).name, context: context)
+                guard let summary = try await runCancellable(job, context: context) else {
+                    await run?.finish(outcome: "stopped", summary: "")
+                    break
+                }
+                let line = logSummary(summary, outcome: summary.outcome, start: start, logger: context.logger.with("iteration", iterations))
+                await run?.finish(outcome: summary.outcome, summary: line, error: summary.errors.isEmpty ? nil : summary.errors.joined(separator: "; "))
             } catch let error as TranslationError where error.kind == .fatal {
+                await run?.finish(outcome: "failed", summary: "", error: error.description)
                 report(error, command: type(of: job).name)
                 return .failure
             } catch let error as SchemaCheck.OutdatedSchema {
                 report(error, command: type(of: job).name)
                 return .failure
             } catch {
+                await run?.finish(outcome: "failed", summary: "", error: String(describing: error))
                 context.logger.error("iteration failed; retrying at the next interval", ["error": String(describing: error), "iteration": iterations])
             }
             let deadline = start + interval
@@ -126,10 +148,12 @@ public enum CommandLineTool {
         }
     }
 
-    static func logSummary(_ summary: JobSummary, outcome: String, start: ContinuousClock.Instant, logger: Logger) {
+    @discardableResult
+    static func logSummary(_ summary: JobSummary, outcome: String, start: ContinuousClock.Instant, logger: Logger) -> String {
         var line = "outcome=\(outcome)"
         for (key, value) in summary.counts.sorted(by: { $0.key < $1.key }) { line += " \(key)=\(value)" }
         logger.summary("run finished", ["summary": line, "duration_s": seconds(since: start)])
+        return line
     }
 
     static func seconds(since start: ContinuousClock.Instant) -> String {
@@ -166,6 +190,33 @@ public enum CommandLineTool {
             }
             source.resume()
             return source
+        }
+    }
+}
+
+/// A job run as recorded in `mirror.job_runs`. Recording is best effort: a failure to record is logged and
+/// never fails the job (the job's own database work reports real outages).
+struct RunRecord {
+    let id: Int64?
+    let log: JobRunLog
+    let logger: Logger
+
+    static func start(_ job: String, context: JobContext) async -> RunRecord {
+        let log = JobRunLog(database: context.store.database)
+        do {
+            return RunRecord(id: try await log.start(job: job), log: log, logger: context.logger)
+        } catch {
+            context.logger.warning("could not record the run's start", ["error": String(describing: error)])
+            return RunRecord(id: nil, log: log, logger: context.logger)
+        }
+    }
+
+    func finish(outcome: String, summary: String, error: String? = nil) async {
+        guard let id else { return }
+        do {
+            try await log.finish(id, outcome: outcome, summary: summary, error: error)
+        } catch {
+            logger.warning("could not record the run's end", ["error": String(describing: error)])
         }
     }
 }

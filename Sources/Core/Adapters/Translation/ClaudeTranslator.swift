@@ -41,20 +41,29 @@ public struct ClaudeTranslator: Translator {
             headers: [("x-api-key", settings.apiKey), ("anthropic-version", "2023-06-01")],
             timeout: .seconds(120)
         )
-        let response = try await sendWithRetries(request)
+        let (response, requests) = try await sendWithRetries(request)
         let message: MessagesResponse
         do {
             message = try response.decode(MessagesResponse.self)
         } catch {
-            throw TranslationError(.transient, "Anthropic returned an unreadable body (HTTP \(response.status))")
+            throw TranslationError(.transient, "Anthropic returned an unreadable body (HTTP \(response.status))", usage: TokenUsage(requests: requests))
         }
-        let usage = TokenUsage(inputTokens: message.usage?.inputTokens ?? 0, outputTokens: message.usage?.outputTokens ?? 0)
-        guard message.stopReason == "end_turn" || message.stopReason == "stop_sequence" else {
-            throw TranslationError(.rejected, "model stopped with stop_reason \(message.stopReason ?? "null"); the translation is incomplete")
+        var usage = TokenUsage(
+            inputTokens: message.usage?.inputTokens ?? 0, outputTokens: message.usage?.outputTokens ?? 0,
+            cacheWriteTokens: message.usage?.cacheCreationInputTokens ?? 0, cacheReadTokens: message.usage?.cacheReadInputTokens ?? 0,
+            requests: requests)
+        usage.costUSD = settings.pricing.cost(of: usage)
+        do {
+            guard message.stopReason == "end_turn" || message.stopReason == "stop_sequence" else {
+                throw TranslationError(.rejected, "model stopped with stop_reason \(message.stopReason ?? "null"); the translation is incomplete")
+            }
+            let answer = message.content.filter { $0.type == "text" }.compactMap(\.text).joined()
+            let content = try Self.parseAnswer(answer, source: text)
+            return TranslationOutput(content: content, usage: usage)
+        } catch var error as TranslationError {
+            error.usage = usage
+            throw error
         }
-        let answer = message.content.filter { $0.type == "text" }.compactMap(\.text).joined()
-        let content = try Self.parseAnswer(answer, source: text)
-        return TranslationOutput(content: content, usage: usage)
     }
 
     /// Extracts and validates the translation from the model's answer.
@@ -107,8 +116,19 @@ public struct ClaudeTranslator: Translator {
 
     // MARK: - Transport
 
-    private func sendWithRetries(_ request: HTTPRequest) async throws -> HTTPResponse {
+    /// - Returns: the successful response and how many requests it took. A thrown ``TranslationError`` carries
+    ///   the request count in its usage.
+    private func sendWithRetries(_ request: HTTPRequest) async throws -> (HTTPResponse, Int) {
         var attempt = 0
+        do {
+            return try await sendWithRetries(request, attempt: &attempt)
+        } catch var error as TranslationError {
+            error.usage.requests = attempt
+            throw error
+        }
+    }
+
+    private func sendWithRetries(_ request: HTTPRequest, attempt: inout Int) async throws -> (HTTPResponse, Int) {
         while true {
             attempt += 1
             let outcome: Result<HTTPResponse, HTTPError>
@@ -120,7 +140,7 @@ public struct ClaudeTranslator: Translator {
             var wait: Duration?
             switch outcome {
             case .success(let response) where (200..<300).contains(response.status):
-                return response
+                return (response, attempt)
             case .success(let response):
                 let apiError = (try? response.decode(APIErrorBody.self))?.error
                 let detail = "HTTP \(response.status)\(apiError.map { " \($0.type): \($0.message)" } ?? "")"
@@ -190,9 +210,13 @@ private struct MessagesResponse: Decodable {
     struct Usage: Decodable {
         var inputTokens: Int?
         var outputTokens: Int?
+        var cacheCreationInputTokens: Int?
+        var cacheReadInputTokens: Int?
         enum CodingKeys: String, CodingKey {
             case inputTokens = "input_tokens"
             case outputTokens = "output_tokens"
+            case cacheCreationInputTokens = "cache_creation_input_tokens"
+            case cacheReadInputTokens = "cache_read_input_tokens"
         }
     }
     var content: [Block]

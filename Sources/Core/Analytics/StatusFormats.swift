@@ -1,0 +1,54 @@
+import Foundation
+
+extension StatusSnapshot {
+    public func json() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.dateEncodingStrategy = .iso8601
+        return String(decoding: try encoder.encode(self), as: UTF8.self) + "\n"
+    }
+
+    /// The operator's view: one block per route, then the jobs.
+    public func text() -> String {
+        let age: (Date) -> String = { Format.duration(max(0, generatedAt.timeIntervalSince($0))) + " ago" }
+        var out = "status at \(Format.timestamp(generatedAt))\n"
+        if routes.isEmpty { out += "\nno routes yet: run `JobRunner fetch` (or `all`) with SRC_CHANNEL, DST_CHANNEL and TARGET_LANG set\n" }
+        for route in routes {
+            out += "\nroute #\(route.id) \(route.source) -> \(route.destination) (\(route.targetLanguage))\(route.enabled ? "" : " [disabled]")\n"
+            out += "  fetch      through message \(route.fetchedThroughMessageID.map(String.init) ?? "-")"
+            out += route.lastFetchAt.map { ", offset moved \(age($0))" } ?? ", never fetched"
+            out += "\n"
+            out += "  translate  \(route.awaitingTranslation) waiting, \(route.parked.count) parked\n"
+            out += "  publish    \(route.awaitingPublication) ready, \(route.published) published, \(route.skipped) skipped, \(route.publishing.count) publishing\n"
+            if let seconds = route.oldestWaitingSeconds, let post = route.oldestWaitingPostID {
+                out += "  oldest waiting post: \(post), fetched \(Format.duration(seconds)) ago\n"
+            }
+            for post in route.parked {
+                out += "  parked post \(post.postID) (message \(post.messageID)) after \(post.attempts ?? 0) attempts, \(age(post.since)): \(post.reason ?? "")\n"
+            }
+            if !route.parked.isEmpty {
+                out += "    `JobRunner retry POST_ID` tries a parked post again; `JobRunner skip POST_ID` gives it up\n"
+            }
+            for post in route.publishing {
+                out += "  publishing post \(post.postID) (message \(post.messageID)) since \(age(post.since))\n"
+            }
+        }
+        out += "\njobs (last run of each):\n"
+        if jobs.isEmpty { out += "  none recorded yet\n" }
+        for run in jobs {
+            let state: String
+            if let finished = run.finishedAt {
+                state = "\(run.outcome ?? "?") \(age(finished)), took \(Format.duration(finished.timeIntervalSince(run.startedAt)))"
+            } else {
+                state = "started \(age(run.startedAt)), not finished (running, or stopped without a trace)"
+            }
+            out += "  \(run.job.padding(toLength: 20, withPad: " ", startingAt: 0)) \(state) on \(run.host) pid \(run.pid)"
+            if let summary = run.summary, !summary.isEmpty { out += " [\(summary)]" }
+            if let error = run.error { out += " error: \(error)" }
+            out += "\n"
+        }
+        out += "\nanalytics: \(analyticsPendingHours == 0 ? "rollups up to date" : "\(analyticsPendingHours) hour(s) not rolled up yet; run `JobRunner aggregate-analytics`")\n"
+        return out
+    }
+}
