@@ -17,7 +17,7 @@ import Core
         }
     }
 
-    @Test(arguments: ["fetch", "translate-pending", "publish", "all", "migrate"])
+    @Test(arguments: ["fetch", "translate-pending", "publish", "aggregate-analytics", "all", "status", "report", "retry", "skip", "migrate"])
     func everyCommandHasHelp(command: String) throws {
         let out = try run([command, "--help"])
         #expect(out.status == 0)
@@ -32,6 +32,13 @@ import Core
         (["migrate", "--every", "30s"], "--every cannot be used with migrate"),
         (["fetch", "publish"], "unexpected argument publish"),
         (["all", "--every", "30s", "--every=5s"], "--every is given more than once"),
+        (["report", "--since", "5x"], "invalid --since 5x; use e.g. 7d, 24h, 30d"),
+        (["report", "--format", "pdf"], "unknown format pdf; use one of table, json, csv, html"),
+        (["status", "--since", "7d"], "--since cannot be used with status"),
+        (["publish", "--json"], "--json cannot be used with publish"),
+        (["retry"], "retry needs a post id"),
+        (["skip", "abc"], "abc is not a post id"),
+        (["skip", "4", "--route", "x"], "--route needs a route id"),
     ])
     func usageErrorsExit64(arguments: [String], message: String) throws {
         let out = try run(arguments)
@@ -210,6 +217,49 @@ import Core
                 #expect(out.stderr.contains("set a valid ANTHROPIC_API_KEY"))
                 #expect(!out.combined.contains(key))
                 #expect(server.requests.first?.headers["x-api-key"] == key)
+            }
+        }
+    }
+
+    @Test func operatorCommandsNeedOnlyTheDatabaseAndWriteCleanDocuments() async throws {
+        try await TestDatabase.withFresh { url in
+            try await Paths.withTemporaryDirectory { dir in
+                let env = ["DATABASE_URL": url, "SRC_CHANNEL": "export:\(Paths.sampleExport.path)", "DST_CHANNEL": "files:\(dir.path)/out", "TARGET_LANG": "de"]
+                #expect(try run(["migrate"], env: env).status == 0)
+                #expect(try run(["fetch"], env: env).status == 0)
+                let dbOnly = ["DATABASE_URL": url]
+
+                let status = try run(["status"], env: dbOnly)
+                #expect(status.status == 0)
+                #expect(status.stdout.hasPrefix("status at "))
+                #expect(status.stdout.contains("translate  6 waiting, 0 parked"))
+                #expect(status.stdout.contains("fetch "))
+                #expect(status.stdout.contains("fetch                ok"))
+
+                let statusJSON = try run(["status", "--json"], env: dbOnly)
+                let document = try JSONSerialization.jsonObject(with: Data(statusJSON.stdout.utf8)) as! [String: Any]
+                #expect(((document["routes"] as! [[String: Any]])[0]["awaiting_translation"] as? Int) == 6)
+
+                #expect(try run(["all"], env: env).status == 0)
+                let html = try run(["report", "--format", "html"], env: dbOnly)
+                #expect(html.status == 0)
+                #expect(html.stdout.hasPrefix("<!doctype html>") && html.stdout.hasSuffix("</html>\n"))
+                #expect(html.stdout.contains("<b>10</b><span>published</span>"))
+                let csv = try run(["report", "--since", "24h", "--format=csv"], env: dbOnly)
+                #expect(csv.status == 0)
+                #expect(csv.stdout.split(separator: "\n").first?.hasPrefix("bucket_start,route_id,fetched") == true)
+                let table = try run(["report"], env: dbOnly)
+                #expect(table.stdout.contains("all routes"))
+
+                let postID = try await Database(try ConnectionString(url), logger: Logger(level: .error)).withConnection { conn in
+                    try conn.query("SELECT id FROM mirror.posts WHERE message_id = 2").first!.decode("id", as: Int64.self)
+                }
+                let retry = try run(["retry", String(postID)], env: dbOnly)
+                #expect(retry.status == 1)
+                #expect(retry.stderr == "error: post \(postID) is neither parked, failed nor skipped, so there is nothing to retry; `JobRunner status` lists parked posts\n")
+                let skip = try run(["skip", "999999"], env: dbOnly)
+                #expect(skip.status == 1)
+                #expect(skip.stderr.hasPrefix("error: there is no post 999999"))
             }
         }
     }
