@@ -173,15 +173,15 @@ import TestSupport
                 // while a writer adds late events to hours that were already rolled up.
                 let passesA = Int.random(in: 0...6, using: &rng), passesB = Int.random(in: 0...6, using: &rng)
                 var writerRNG = SplitMix(state: rng.next())
-                async let a: Void = { for _ in 0..<passesA { _ = try await RollupAggregator(database: Database(try ConnectionString(h.url), logger: Logger(level: .error)), hoursPerPass: 5).runPass() } }()
-                async let b: Void = { for _ in 0..<passesB { _ = try await RollupAggregator(database: Database(try ConnectionString(h.url), logger: Logger(level: .error)), hoursPerPass: 7).runPass() } }()
+                async let a: Void = { for _ in 0..<passesA { _ = try await RollupAggregator(database: Database(try ConnectionString(h.url), logger: Logger(level: .error)), marksPerPass: 5).runPass() } }()
+                async let b: Void = { for _ in 0..<passesB { _ = try await RollupAggregator(database: Database(try ConnectionString(h.url), logger: Logger(level: .error)), marksPerPass: 7).runPass() } }()
                 let writer = Database(try ConnectionString(h.url), logger: Logger(level: .error))
                 try await Self.insertRandomEvents(writer, count: 30, hours: 72, posts: posts, routes: [first.id, second.id], rng: &writerRNG)
                 _ = try await (a, b)
 
             }
-            async let a: Void = { while try await RollupAggregator(database: Database(try ConnectionString(h.url), logger: Logger(level: .error)), hoursPerPass: 4).runPass().hours > 0 {} }()
-            async let b: Void = { while try await RollupAggregator(database: Database(try ConnectionString(h.url), logger: Logger(level: .error)), hoursPerPass: 9).runPass().hours > 0 {} }()
+            async let a: Void = { while try await RollupAggregator(database: Database(try ConnectionString(h.url), logger: Logger(level: .error)), marksPerPass: 4).runPass().hours > 0 {} }()
+            async let b: Void = { while try await RollupAggregator(database: Database(try ConnectionString(h.url), logger: Logger(level: .error)), marksPerPass: 9).runPass().hours > 0 {} }()
             _ = try await (a, b)
 
             #expect(try await h.count("SELECT count(*)::int AS n FROM mirror.analytics_dirty_hours") == 0)

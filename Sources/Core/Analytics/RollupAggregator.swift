@@ -2,17 +2,18 @@ import Foundation
 
 /// Rolls `mirror.events` into hourly and daily rollups, incrementally and idempotently.
 ///
-/// A trigger marks the UTC hour of every event in `mirror.analytics_dirty_hours` inside the writer's
-/// transaction. Each pass claims a batch of marked hours (`FOR UPDATE SKIP LOCKED`, so concurrent
-/// aggregators split them), recomputes those hours and the days that hold them from the raw events, and
-/// replaces their rollup rows, all in one transaction. Recomputing instead of adding is what makes a rerun
-/// change nothing and a late event land in its own bucket. An event committed while its hour is being
-/// recomputed re-marks the hour (its insert waits for the claim to commit), so the next pass sees it.
-/// Days are recomputed under a transaction-scoped advisory lock per day, taken in day order, so the last
-/// writer of a day always read the newest events (no session locks: transaction poolers are fine).
+/// A trigger writes a mark for the UTC hour of every event into `mirror.analytics_dirty_hours`, inside the
+/// writer's transaction, so a mark becomes visible exactly when its events do. Each pass claims the marks of
+/// some hours (`FOR UPDATE SKIP LOCKED`, so concurrent aggregators split them), recomputes those hours and
+/// the days that hold them from the raw events, and replaces their rollup rows, all in one transaction.
+/// Recomputing instead of adding is what makes a rerun change nothing and a late event land in its own
+/// bucket. Before recomputing, a pass takes a transaction-scoped advisory lock per hour and per day, in
+/// order; the recomputing statement starts after that, so whichever aggregator writes a bucket last has
+/// read every event committed before the marks it claimed (no session locks: transaction poolers are fine).
 public struct RollupAggregator: Sendable {
-    /// Constant naming "analytics day" for the two-key `pg_advisory_xact_lock`.
-    static let dayLockClass: Int32 = 0x6D69_7201
+    /// Constants naming "analytics hour" and "analytics day" for the two-key `pg_advisory_xact_lock`.
+    static let hourLockClass: Int32 = 0x6D69_7201
+    static let dayLockClass: Int32 = 0x6D69_7202
 
     public struct Pass: Sendable, Equatable {
         public var hours = 0
@@ -20,30 +21,36 @@ public struct RollupAggregator: Sendable {
     }
 
     let database: Database
-    let hoursPerPass: Int
+    /// Marks claimed per pass (one per writing statement and hour), which bounds a pass's transaction.
+    let marksPerPass: Int
 
-    public init(database: Database, hoursPerPass: Int = 168) {
+    public init(database: Database, marksPerPass: Int = 10_000) {
         self.database = database
-        self.hoursPerPass = hoursPerPass
+        self.marksPerPass = marksPerPass
     }
 
     /// Hours whose events are not rolled up yet.
     public func pendingHours() async throws -> Int {
         try await database.withConnection { conn in
-            try conn.query("SELECT count(*)::int AS n FROM mirror.analytics_dirty_hours").first!.decode("n")
+            try conn.query("SELECT count(DISTINCT hour)::int AS n FROM mirror.analytics_dirty_hours").first!.decode("n")
         }
     }
 
     /// Claims and recomputes one batch of dirty hours; an empty pass means nothing was left to do.
     public func runPass() async throws -> Pass {
         try await database.transaction { conn in
-            let hours: [Int64] = try conn.query("""
-                DELETE FROM mirror.analytics_dirty_hours
-                WHERE hour IN (SELECT hour FROM mirror.analytics_dirty_hours ORDER BY hour LIMIT $1 FOR UPDATE SKIP LOCKED)
-                RETURNING extract(epoch FROM hour)::bigint AS hour
-                """, [hoursPerPass]).map { try $0.decode("hour") }
+            let hours: [Int64] = Array(Set(try conn.query("""
+                WITH claimed AS (
+                    SELECT id FROM mirror.analytics_dirty_hours ORDER BY hour, id LIMIT $1 FOR UPDATE SKIP LOCKED
+                )
+                DELETE FROM mirror.analytics_dirty_hours d USING claimed c WHERE d.id = c.id
+                RETURNING extract(epoch FROM d.hour)::bigint AS hour
+                """, [marksPerPass]).map { try $0.decode("hour", as: Int64.self) })).sorted()
             guard !hours.isEmpty else { return Pass() }
-            try Self.recompute(conn, granularity: "hour", starts: hours.sorted(), seconds: 3600)
+            for hour in hours {
+                try conn.query("SELECT pg_advisory_xact_lock($1, $2)", [Self.hourLockClass, Int32(truncatingIfNeeded: hour / 3600)])
+            }
+            try Self.recompute(conn, granularity: "hour", starts: hours, seconds: 3600)
 
             let days = Set(hours.map { $0 - (($0 % 86400) + 86400) % 86400 }).sorted()
             for day in days {

@@ -125,7 +125,7 @@ extension MirrorStore {
                                       outcome: try row.decodeIfPresent("outcome"), summary: try row.decodeIfPresent("summary"),
                                       error: try row.decodeIfPresent("error"))
             }
-            let pending: Int = try conn.query("SELECT count(*)::int AS n FROM mirror.analytics_dirty_hours").first!.decode("n")
+            let pending: Int = try conn.query("SELECT count(DISTINCT hour)::int AS n FROM mirror.analytics_dirty_hours").first!.decode("n")
             return StatusSnapshot(generatedAt: now, routes: routes, jobs: jobs, analyticsPendingHours: pending)
         }
     }

@@ -93,7 +93,7 @@ extension Migration {
             ALTER TABLE mirror.publications ADD CONSTRAINT publications_state_check
                 CHECK (state IN ('publishing', 'published', 'skipped'));
 
-            CREATE INDEX events_kind_post ON mirror.events (post_id) WHERE post_id IS NOT NULL;
+            CREATE INDEX events_post_id ON mirror.events (post_id) WHERE post_id IS NOT NULL;
 
             -- Every run of every command: what `status` shows as each job's last run. A row without
             -- finished_at belongs to a run still going or one that died.
@@ -110,17 +110,20 @@ extension Migration {
             );
             CREATE INDEX job_runs_job_started ON mirror.job_runs (job, started_at DESC);
 
-            -- Hours (UTC) holding events that the rollups do not reflect yet. The statement trigger below
-            -- marks them inside the writer's transaction, so no event commits without its hour marked,
-            -- whatever its timestamp: a late event re-opens the hour it belongs to.
+            -- Hours (UTC) holding events that the rollups may not reflect yet: one mark per writing statement
+            -- and hour, inserted by the trigger below in the writer's own transaction. Marks are append-only
+            -- (no unique key), so writers never wait on each other or on an aggregator, and a mark becomes
+            -- visible to aggregators only when its events do: an event can never be committed unmarked, and
+            -- a late event re-opens the hour it belongs to.
             CREATE TABLE mirror.analytics_dirty_hours (
-                hour timestamptz PRIMARY KEY
+                id bigserial PRIMARY KEY,
+                hour timestamptz NOT NULL
             );
+            CREATE INDEX analytics_dirty_hours_hour ON mirror.analytics_dirty_hours (hour);
             CREATE FUNCTION mirror.mark_event_hours() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
                 INSERT INTO mirror.analytics_dirty_hours (hour)
-                SELECT DISTINCT date_trunc('hour', occurred_at, 'UTC') FROM new_events
-                ON CONFLICT DO NOTHING;
+                SELECT DISTINCT date_trunc('hour', occurred_at, 'UTC') FROM new_events;
                 RETURN NULL;
             END
             $$;
@@ -128,7 +131,7 @@ extension Migration {
                 REFERENCING NEW TABLE AS new_events FOR EACH STATEMENT EXECUTE FUNCTION mirror.mark_event_hours();
             -- Events written before this migration are rolled up by the first aggregate-analytics run.
             INSERT INTO mirror.analytics_dirty_hours (hour)
-            SELECT DISTINCT date_trunc('hour', occurred_at, 'UTC') FROM mirror.events ON CONFLICT DO NOTHING;
+            SELECT DISTINCT date_trunc('hour', occurred_at, 'UTC') FROM mirror.events;
 
             -- Hourly and daily (UTC) figures per route. route_id 0 holds all routes together: one
             -- translation serves every route of its language, so totals are not sums of routes.
