@@ -91,6 +91,16 @@ public enum Format {
         }
     }
 
+    /// The unit ``duration(_:)`` shows `seconds` in, as a number of seconds.
+    public static func durationUnit(_ seconds: Double) -> Double {
+        switch seconds {
+        case ..<60: 1
+        case ..<3600: 60
+        case ..<172_800: 3600
+        default: 86400
+        }
+    }
+
     public static func percent(_ share: Double) -> String { String(format: "%.1f%%", share * 100) }
 
     public static func usd(_ value: Double) -> String { String(format: "$%.4f", value) }

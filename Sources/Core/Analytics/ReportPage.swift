@@ -5,7 +5,8 @@ import Foundation
 enum ReportPage {
     static func render(_ report: AnalyticsReport) -> String {
         let overall = report.overall
-        let labels = overall.map { Format.bucket($0.start, granularity: report.granularity).suffix(report.granularity == "hour" ? 5 : 5).description }
+        // "12-03" for days, "21:00" for hours.
+        let labels = overall.map { String(Format.bucket($0.start, granularity: report.granularity).suffix(5)) }
         let total = report.total()
         let integer: (Double) -> String = { String(Int($0.rounded())) }
         let charts = [
@@ -18,7 +19,7 @@ enum ReportPage {
             SVGChart(title: "Latency, source post to publication", kind: .lines, labels: labels, series: [
                 .init(name: "p50", color: "#4f81bd", values: overall.map(\.metrics.latencyP50)),
                 .init(name: "p95", color: "#e65100", values: overall.map(\.metrics.latencyP95)),
-            ], format: Format.duration),
+            ], format: Format.duration, unit: Format.durationUnit(overall.compactMap(\.metrics.latencyP95).max() ?? 0)),
             SVGChart(title: "Cost per \(report.granularity) (USD)", kind: .bars, labels: labels, series: [
                 .init(name: "cost", color: "#6a1b9a", values: overall.map { $0.metrics.costUSD }),
             ], format: { String(format: "$%.4f", $0) }),
@@ -40,7 +41,7 @@ enum ReportPage {
             figure{margin:0;border:1px solid #ddd;border-radius:6px;padding:8px}figcaption{font-weight:600;margin-bottom:4px}
             svg{width:100%;height:auto}.tick{font-size:11px;fill:#555}.legend{font-size:12px;fill:#333}
             table{border-collapse:collapse;margin:12px 0;font-size:12px}td,th{border:1px solid #ddd;padding:3px 6px;text-align:right}
-            th{background:#f5f5f5}td:first-child,th:first-child{text-align:left}
+            th{background:#f5f5f5}td:first-child,th:first-child{text-align:left}td{white-space:nowrap}td.label{white-space:normal;min-width:180px;max-width:420px;overflow-wrap:anywhere}
             </style></head><body>
             <h1>channel-mirror report</h1>
             <div class="sub">\(Format.timestamp(report.since)) to \(Format.timestamp(report.until)) · by \(report.granularity) (UTC) · \(report.routes.count) route(s)</div>
@@ -76,7 +77,7 @@ enum ReportPage {
         for column in ReportText.columns { html += "<th>\(column.replacingOccurrences(of: "_", with: " "))</th>" }
         html += "</tr>\n"
         for (label, metrics) in rows {
-            html += "<tr><td>\(label.escapingMarkup(quotes: false))</td>"
+            html += "<tr><td\(header == "route" ? " class=\"label\"" : "")>\(label.escapingMarkup(quotes: false))</td>"
             for cell in ReportText.cells(metrics, human: true) { html += "<td>\(cell.escapingMarkup(quotes: false))</td>" }
             html += "</tr>\n"
         }

@@ -18,8 +18,10 @@ struct SVGChart {
     var series: [Series]
     /// Formats axis ticks and tooltips.
     var format: (Double) -> String
-    /// Fixed top of the scale (e.g. 1 for a rate); otherwise the largest value.
+    /// Fixed top of the scale (e.g. 1 for a rate); otherwise the largest value rounded up.
     var maxValue: Double?
+    /// The unit ticks are round in (86,400 for durations shown in days), so the scale tops at e.g. 1000d.
+    var unit: Double = 1
 
     let width = 760.0
     let height = 240.0
@@ -32,7 +34,7 @@ struct SVGChart {
         let plotWidth = width - left - right
         let plotHeight = height - top - bottom
         let largest = series.flatMap { $0.values.compactMap { $0 } }.max() ?? 0
-        let scaleMax = maxValue ?? Self.niceCeiling(largest)
+        let scaleMax = maxValue ?? Self.niceCeiling(largest / unit) * unit
         let y: (Double) -> Double = { top + plotHeight - (scaleMax > 0 ? $0 / scaleMax : 0) * plotHeight }
         let slot = plotWidth / Double(max(labels.count, 1))
 

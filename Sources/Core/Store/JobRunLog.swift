@@ -22,7 +22,7 @@ public struct JobRunLog: Sendable {
     }
 
     public func finish(_ id: Int64, outcome: String, summary: String, error: String? = nil) async throws {
-        try await database.withConnection { conn in
+        _ = try await database.withConnection { conn in
             try conn.query(
                 "UPDATE mirror.job_runs SET finished_at = now(), outcome = $2, summary = $3, error = $4 WHERE id = $1",
                 [id, outcome, summary, error.map(SecretRedactor.shared.redact)])
