@@ -42,8 +42,8 @@ public struct JobContext: Sendable {
     public let stop: StopSignal
     /// Builds the reader of a source; tests substitute fakes here.
     public let makeSource: @Sendable (SourceSpec) -> any PostSource
-    /// Builds the publisher of a destination.
-    public let makeDestination: @Sendable (DestinationSpec) -> any Destination
+    /// Builds the publisher of a route's destination (the route's source tells where exported media lie).
+    public let makeDestination: @Sendable (RouteSpec) throws -> any Destination
     /// How long work shows its progress.
     public var progressStyle: ProgressReporter.Style = .off
 
@@ -54,7 +54,7 @@ public struct JobContext: Sendable {
         translator: any Translator,
         stop: StopSignal,
         makeSource: @escaping @Sendable (SourceSpec) -> any PostSource = JobContext.defaultSource,
-        makeDestination: @escaping @Sendable (DestinationSpec) -> any Destination = JobContext.defaultDestination
+        makeDestination: (@Sendable (RouteSpec) throws -> any Destination)? = nil
     ) {
         self.config = config
         self.logger = logger
@@ -62,7 +62,7 @@ public struct JobContext: Sendable {
         self.translator = translator
         self.stop = stop
         self.makeSource = makeSource
-        self.makeDestination = makeDestination
+        self.makeDestination = makeDestination ?? JobContext.destinationFactory(config: config, http: HTTPClient(), logger: logger)
     }
 
     /// The production wiring: Claude when `ANTHROPIC_API_KEY` is set, the pseudo-translator otherwise.
@@ -90,9 +90,25 @@ public struct JobContext: Sendable {
         }
     }
 
-    public static let defaultDestination: @Sendable (DestinationSpec) -> any Destination = { spec in
-        switch spec {
-        case .files(let directory): FileDestination(directory: directory)
+    /// The production destinations: review files, or a Telegram channel through the Bot API.
+    public static func destinationFactory(
+        config: Config, http: any HTTPTransport, logger: Logger, maxInlineWait: Duration = .seconds(60)
+    ) -> @Sendable (RouteSpec) throws -> any Destination {
+        { route in
+            switch route.destination {
+            case .files(let directory):
+                return FileDestination(directory: directory)
+            case .telegram(let chat):
+                guard let telegram = config.telegram else {
+                    throw TelegramSetupError("route to telegram:\(chat) needs TELEGRAM_BOT_TOKEN; set the token of a bot that is an admin of \(chat)")
+                }
+                let mediaRoot: URL? = switch route.source {
+                case .desktopExport(let path): URL(fileURLWithPath: path).deletingLastPathComponent()
+                }
+                return TelegramDestination(
+                    chat: chat, client: BotAPIClient(settings: telegram, http: http), mediaRoot: mediaRoot,
+                    postsPerMinute: telegram.postsPerMinute, maxInlineWait: maxInlineWait, logger: logger.with("destination", "telegram:\(chat)"))
+            }
         }
     }
 }

@@ -12,9 +12,15 @@ import Foundation
 /// Two overlapping runs never publish the same unit: marking `publishing` is a claim, and a run that finds
 /// a unit claimed by another stops at it. A claim younger than ``staleAfter`` is assumed to belong to a run
 /// still at work; an older one is treated as left by a crash and reconciled.
+///
+/// A destination that needs several calls per unit (Telegram) journals each call, so a reconciled unit
+/// resumes with its next call. One whose last call was cut off without an answer is `uncertain`: by default
+/// it is set aside for the operator (a duplicate is never risked), or sent again when the configuration
+/// asks for it. A unit the destination refuses for good is set aside as `failed`; flood control that asks
+/// for a longer wait than the run can afford rests the route until then (`retry_at`).
 public struct PublishJob: Job {
     public static let name = "publish"
-    public static let counters = ["published", "waiting", "parked", "in_flight"]
+    public static let counters = ["published", "waiting", "parked", "in_flight", "set_aside", "resting"]
     let pageSize: Int
     let staleAfter: Duration
 
@@ -27,12 +33,26 @@ public struct PublishJob: Job {
         var summary = Self.emptySummary
         for (route, chatID) in try await context.store.routes() {
             guard !context.stop.isStopRequested else { break }
-            let destination = context.makeDestination(route.spec.destination)
             let logger = context.logger.with("route", route.id)
             var routeSummary = JobSummary()
             do {
-                try await reconcile(route: route, destination: destination, context: context, logger: logger)
-                try await publishRoute(route, chatID: chatID, destination: destination, context: context, logger: logger, into: &routeSummary)
+                if let until = try await context.store.routeRetryAt(routeID: route.id) {
+                    logger.notice("route resting after Telegram flood control", ["until": until.formatted(.iso8601)])
+                    routeSummary["resting"] += 1
+                    summary.merge(routeSummary)
+                    continue
+                }
+                let destination = try context.makeDestination(route.spec)
+                let journal = context.store.journal(routeID: route.id)
+                try await reconcile(route: route, destination: destination, journal: journal, context: context, logger: logger, into: &routeSummary)
+                do {
+                    try await publishRoute(route, chatID: chatID, destination: destination, journal: journal, context: context, logger: logger, into: &routeSummary)
+                } catch let busy as DestinationBusy {
+                    // Not a failure: the next run after `until` resumes with the same unit, and nothing overtakes it.
+                    try await context.store.setRouteRetryAt(routeID: route.id, until: busy.until, reason: busy.reason)
+                    logger.notice("route resting", ["until": busy.until.formatted(.iso8601), "reason": busy.reason])
+                    routeSummary["resting"] += 1
+                }
                 try await destination.finishRun(published: routeSummary["published"])
             } catch where isRouteLocal(error) {
                 // One broken destination must not hold back the other routes.
@@ -44,31 +64,52 @@ public struct PublishJob: Job {
         return summary
     }
 
-    private func reconcile(route: Route, destination: any Destination, context: JobContext, logger: Logger) async throws {
+    private func reconcile(
+        route: Route, destination: any Destination, journal: any PublicationJournal, context: JobContext, logger: Logger, into summary: inout JobSummary
+    ) async throws {
         var handled = Set<Int64>()
         for postID in try await context.store.interruptedPublications(routeID: route.id, olderThan: staleAfter) where !handled.contains(postID) {
             let unit = try await context.store.unitPostIDs(routeID: route.id, postID: postID)
             handled.formUnion(unit.postIDs)
-            try await settle(route: route, postIDs: unit.postIDs, key: unit.key, lastMessageID: unit.lastMessageID, destination: destination, context: context, logger: logger)
+            if try await settle(route: route, postIDs: unit.postIDs, key: unit.key, lastMessageID: unit.lastMessageID, destination: destination,
+                                journal: journal, context: context, logger: logger) {
+                summary["set_aside"] += unit.postIDs.count
+            }
         }
     }
 
     /// Resolves a unit whose outcome is unknown by asking the destination whether it arrived.
+    ///
+    /// - Returns: whether the unit was set aside as uncertain.
+    @discardableResult
     private func settle(
-        route: Route, postIDs: [Int64], key: String, lastMessageID: Int64, destination: any Destination, context: JobContext, logger: Logger
-    ) async throws {
-        if let ids = try await destination.findPublished(key: key) {
+        route: Route, postIDs: [Int64], key: String, lastMessageID: Int64, destination: any Destination, journal: any PublicationJournal,
+        context: JobContext, logger: Logger
+    ) async throws -> Bool {
+        switch try await destination.findPublished(key: key, postIDs: postIDs, journal: journal) {
+        case .arrived(let ids):
             try await context.store.markPublished(routeID: route.id, postIDs: postIDs, destinationIDs: ids, lastMessageID: lastMessageID)
             logger.notice("interrupted publication found in destination; recorded", ["unit": key])
-        } else {
+        case .missing:
             try await context.store.clearPublishing(routeID: route.id, postIDs: postIDs)
-            logger.notice("interrupted publication not in destination; will publish again", ["unit": key])
+            logger.notice("interrupted publication not (wholly) in destination; what is missing will be published", ["unit": key])
+        case .unknown(let reason):
+            if context.config.resendUncertain {
+                try await context.store.clearPublishing(routeID: route.id, postIDs: postIDs)
+                logger.warning("uncertain publication will be sent again (PUBLISH_UNCERTAIN=resend); it may appear twice", ["unit": key, "reason": reason])
+            } else {
+                try await context.store.markUncertain(routeID: route.id, postIDs: postIDs, reason: reason)
+                logger.warning("uncertain publication set aside; check the channel, then `JobRunner retry` or `JobRunner skip`", ["unit": key, "reason": reason])
+                return true
+            }
         }
+        return false
     }
 
     /// Counts go into `summary` as they happen, so a failure part-way still reports what was published.
     private func publishRoute(
-        _ route: Route, chatID: Int64, destination: any Destination, context: JobContext, logger: Logger, into summary: inout JobSummary
+        _ route: Route, chatID: Int64, destination: any Destination, journal: any PublicationJournal, context: JobContext, logger: Logger,
+        into summary: inout JobSummary
     ) async throws {
         var cursor: Int64 = .min
         let progress = context.progress(Self.name, total: try await context.store.countUnpublished(routeID: route.id, chatID: chatID), unit: "posts")
@@ -111,12 +152,21 @@ public struct PublishJob: Job {
                     logger.notice("unit claimed by another run; route paused here", ["message_id": unit[0].post.messageID])
                     return
                 }
-                let ids: [String]
+                let ids: [[String]]
                 do {
-                    ids = try await destination.publish(publication)
+                    ids = try await destination.publish(publication, journal: journal)
+                } catch let rejected as UnitRejected {
+                    try await context.store.markPublishFailed(routeID: route.id, postIDs: postIDs, reason: rejected.description)
+                    logger.error("destination refused the unit; set aside for the operator", ["message_id": unit[0].post.messageID, "reason": rejected.description])
+                    summary["set_aside"] += unit.count
+                    continue
                 } catch {
                     // Settle now rather than leaving the claim to go stale: the destination knows whether it arrived.
-                    try? await settle(route: route, postIDs: postIDs, key: publication.key, lastMessageID: cursor, destination: destination, context: context, logger: logger)
+                    if (try? await settle(route: route, postIDs: postIDs, key: publication.key, lastMessageID: cursor, destination: destination,
+                                          journal: journal, context: context, logger: logger)) == true {
+                        summary["set_aside"] += unit.count
+                        if !(error is CancellationError) { continue }
+                    }
                     throw error
                 }
                 try await context.store.markPublished(routeID: route.id, postIDs: postIDs, destinationIDs: ids, lastMessageID: cursor)

@@ -28,7 +28,7 @@ struct Harness {
         export: URL,
         translator: any Translator = PseudoTranslator(),
         stop: StopSignal = StopSignal(),
-        destination: (@Sendable (DestinationSpec) -> any Destination)? = nil,
+        destination: (@Sendable (RouteSpec) throws -> any Destination)? = nil,
         database: Database? = nil
     ) throws -> JobContext {
         JobContext(
@@ -37,7 +37,7 @@ struct Harness {
             store: MirrorStore(database: database ?? self.database),
             translator: translator,
             stop: stop,
-            makeDestination: destination ?? JobContext.defaultDestination
+            makeDestination: destination
         )
     }
 
@@ -88,13 +88,15 @@ struct CrashingDestination: Destination {
     let when: When
     struct Crash: Error {}
 
-    func publish(_ unit: PublicationUnit) async throws -> [String] {
+    func publish(_ unit: PublicationUnit, journal: any PublicationJournal) async throws -> [[String]] {
         let hit = unit.items.contains { $0.source.messageID == failOnMessageID }
         if hit, when == .beforeWriting { throw Crash() }
-        let ids = try await inner.publish(unit)
+        let ids = try await inner.publish(unit, journal: journal)
         if hit { throw Crash() }
         return ids
     }
-    func findPublished(key: String) async throws -> [String]? { try await inner.findPublished(key: key) }
+    func findPublished(key: String, postIDs: [Int64], journal: any PublicationJournal) async throws -> PublishedLookup {
+        try await inner.findPublished(key: key, postIDs: postIDs, journal: journal)
+    }
     func finishRun(published: Int) async throws { try await inner.finishRun(published: published) }
 }

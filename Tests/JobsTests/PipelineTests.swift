@@ -95,7 +95,7 @@ import TestSupport
     @Test func destinationFailureAfterWritingIsSettledAtOnceNotRepeated() async throws {
         try await Harness.with { h in
             let files = h.files
-            let crashing: @Sendable (DestinationSpec) -> any Destination = { _ in
+            let crashing: @Sendable (RouteSpec) throws -> any Destination = { _ in
                 CrashingDestination(inner: files, failOnMessageID: 8, when: .afterWriting)
             }
             // The destination's failure is this route's alone: recorded, the run fails, nothing is left claimed.
@@ -114,7 +114,7 @@ import TestSupport
     @Test func destinationFailureBeforeWritingIsSentOnceLater() async throws {
         try await Harness.with { h in
             let files = h.files
-            let crashing: @Sendable (DestinationSpec) -> any Destination = { _ in
+            let crashing: @Sendable (RouteSpec) throws -> any Destination = { _ in
                 CrashingDestination(inner: files, failOnMessageID: 5, when: .beforeWriting)
             }
             let failed = try await Pipeline().run(try h.context(export: Paths.sampleExport, destination: crashing))

@@ -10,6 +10,26 @@ public struct Config: Sendable {
     public var defaultRoute: RouteSpec
     public var logLevel: LogLevel
     public var anthropic: AnthropicSettings?
+    /// `PUBLISH_UNCERTAIN=resend`: a unit whose last call was cut off without an answer is sent again
+    /// (risking a duplicate) instead of being set aside for the operator (risking nothing, waiting for a person).
+    public var resendUncertain = false
+    /// Bot API settings; present when `TELEGRAM_BOT_TOKEN` is set.
+    public var telegram: TelegramSettings?
+
+    /// How the bot reaches the Bot API and how fast it may post.
+    public struct TelegramSettings: Sendable {
+        public var botToken: String
+        public var apiURL: String
+        /// Calls per minute per destination chat (Telegram allows about 20 messages a minute in a channel).
+        public var postsPerMinute: Int
+        public init(botToken: String, apiURL: String = Config.defaultTelegramAPIURL, postsPerMinute: Int = Config.defaultPostsPerMinute) {
+            self.botToken = botToken
+            self.apiURL = apiURL
+            self.postsPerMinute = postsPerMinute
+        }
+    }
+    public static let defaultTelegramAPIURL = "https://api.telegram.org"
+    public static let defaultPostsPerMinute = 20
 
     /// Claude settings; present only when `ANTHROPIC_API_KEY` is set.
     public struct AnthropicSettings: Sendable {
@@ -26,12 +46,16 @@ public struct Config: Sendable {
     public static let variables: [(name: String, meaning: String)] = [
         ("DATABASE_URL", "PostgreSQL connection string, URL or keyword form (required)"),
         ("SRC_CHANNEL", "source of the default route, e.g. export:/path/to/result.json (required)"),
-        ("DST_CHANNEL", "destination of the default route, e.g. files:./out (required)"),
+        ("DST_CHANNEL", "destination of the default route: telegram:@channel (Bot API) or files:./out (required)"),
         ("TARGET_LANG", "language to translate into, e.g. en, de, pt-BR (required)"),
         ("ANTHROPIC_API_KEY", "Claude API key; without it the offline pseudo-translator is used"),
         ("CLAUDE_MODEL", "Claude model id (default \(defaultClaudeModel))"),
         ("ANTHROPIC_BASE_URL", "Anthropic API base URL (default \(defaultAnthropicBaseURL))"),
         ("CLAUDE_PRICE_PER_MTOK", "USD per million tokens, input=…,output=…,cache_write=…,cache_read=… (default: the model's list price)"),
+        ("TELEGRAM_BOT_TOKEN", "Bot API token of the bot that posts in telegram: destinations (required for them)"),
+        ("TELEGRAM_API_URL", "Bot API base URL (default \(defaultTelegramAPIURL); a local telegram-bot-api server works too)"),
+        ("TELEGRAM_POSTS_PER_MINUTE", "Bot API calls per minute per destination channel (default \(defaultPostsPerMinute))"),
+        ("PUBLISH_UNCERTAIN", "park (default: set aside for the operator) or resend: what to do with a send cut off without an answer"),
         ("LOG_LEVEL", "trace, debug, info, notice, warning or error (default info)"),
     ]
 
@@ -63,6 +87,7 @@ public struct Config: Sendable {
         merged["DST_CHANNEL"] = "files:-"
         merged["TARGET_LANG"] = "en"
         merged["ANTHROPIC_API_KEY"] = nil
+        merged["TELEGRAM_BOT_TOKEN"] = nil
         let config = try validate(merged, problems: problems, redactor: redactor)
         return (config.databaseURL, config.logLevel)
     }
@@ -94,6 +119,7 @@ public struct Config: Sendable {
 
         // Register secrets before anything can print them.
         if let key = values["ANTHROPIC_API_KEY"] { redactor.register(key) }
+        if let token = values["TELEGRAM_BOT_TOKEN"] { redactor.register(token) }
         if let baseURL = values["ANTHROPIC_BASE_URL"] { ConnectionString.suspectedPasswords(in: baseURL).forEach(redactor.register) }
 
         var database: ConnectionString?
@@ -154,6 +180,38 @@ public struct Config: Sendable {
             )
         }
 
+        var telegram: TelegramSettings?
+        if let token = values["TELEGRAM_BOT_TOKEN"]?.trimmingWhitespace(), !token.isEmpty {
+            // The shape of a Bot API token: the bot id, a colon, and a 35-character secret.
+            let parts = token.split(separator: ":", maxSplits: 1)
+            if parts.count != 2 || !parts[0].allSatisfy(\.isNumber) || parts[1].count < 30
+                || !parts[1].allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }) {
+                problems.append("TELEGRAM_BOT_TOKEN does not look like a Bot API token (123456789:AA…); copy it again from @BotFather")
+            }
+            let apiURL = values["TELEGRAM_API_URL"] ?? defaultTelegramAPIURL
+            if !(apiURL.hasPrefix("https://") || apiURL.hasPrefix("http://")) {
+                problems.append("TELEGRAM_API_URL=\(apiURL) is not an http(s) URL; unset it to use \(defaultTelegramAPIURL)")
+            }
+            var perMinute = defaultPostsPerMinute
+            if let raw = values["TELEGRAM_POSTS_PER_MINUTE"] {
+                if let n = Int(raw.trimmingWhitespace()), (1...600).contains(n) {
+                    perMinute = n
+                } else {
+                    problems.append("TELEGRAM_POSTS_PER_MINUTE=\(raw) is not a number from 1 to 600; unset it for \(defaultPostsPerMinute)")
+                }
+            }
+            telegram = TelegramSettings(botToken: token, apiURL: apiURL.hasSuffix("/") ? String(apiURL.dropLast()) : apiURL, postsPerMinute: perMinute)
+        } else if case .telegram(let chat)? = destination {
+            problems.append("DST_CHANNEL=telegram:\(chat) needs TELEGRAM_BOT_TOKEN; create a bot with @BotFather, make it an admin of \(chat) allowed to post, and set its token")
+        }
+
+        var resendUncertain = false
+        switch values["PUBLISH_UNCERTAIN"]?.trimmingWhitespace().lowercased() {
+        case nil, "park": break
+        case "resend": resendUncertain = true
+        case let other?: problems.append("PUBLISH_UNCERTAIN=\(other) is not a policy; use park (the default) or resend")
+        }
+
         guard problems.isEmpty, let database, let source, let destination, let language else {
             throw ValidationError(problems: problems)
         }
@@ -161,7 +219,9 @@ public struct Config: Sendable {
             databaseURL: database,
             defaultRoute: RouteSpec(source: source, destination: destination, targetLanguage: language),
             logLevel: logLevel,
-            anthropic: anthropic
+            anthropic: anthropic,
+            resendUncertain: resendUncertain,
+            telegram: telegram
         )
     }
 }

@@ -30,21 +30,43 @@ public enum SourceSpec: Sendable, Hashable, CustomStringConvertible {
 public enum DestinationSpec: Sendable, Hashable, CustomStringConvertible {
     /// A folder receiving `publications.jsonl` and a side-by-side `index.html`, for dry runs and review.
     case files(directory: String)
+    /// A Telegram channel the bot (`TELEGRAM_BOT_TOKEN`) posts in as an admin: `@username` or a numeric
+    /// Bot API chat id (`-100…`).
+    case telegram(chat: String)
 
     public init(_ text: String) throws(SourceSpec.ParseError) {
-        if text.hasPrefix("files:") {
+        let telegramChat = text.hasPrefix("telegram:") ? String(text.dropFirst("telegram:".count)) : text
+        if telegramChat.hasPrefix("@") || telegramChat.hasPrefix("-") || telegramChat.first?.isNumber == true {
+            guard let chat = Self.canonicalChat(telegramChat) else {
+                throw SourceSpec.ParseError(description: "\(text) is not a Telegram channel; use telegram:@channel_username or telegram:-1001234567890")
+            }
+            self = .telegram(chat: chat)
+        } else if text.hasPrefix("files:") {
             let dir = String(text.dropFirst("files:".count))
             guard !dir.isEmpty else { throw SourceSpec.ParseError(description: "files: needs a folder, e.g. files:./out") }
             self = .files(directory: normalizedPath(dir))
         } else {
-            throw SourceSpec.ParseError(description: "\(text) is not a supported destination; use files:/path/to/folder")
+            throw SourceSpec.ParseError(description: "\(text) is not a supported destination; use telegram:@channel (Bot API) or files:/path/to/folder (review files)")
         }
     }
 
     public var description: String {
         switch self {
         case .files(let directory): "files:\(directory)"
+        case .telegram(let chat): "telegram:\(chat)"
         }
+    }
+
+    /// `@name` (5–32 letters, digits, underscores; Telegram usernames are case-insensitive, so lower-cased)
+    /// or an integer chat id.
+    static func canonicalChat(_ text: String) -> String? {
+        if text.hasPrefix("@") {
+            let name = text.dropFirst()
+            guard (5...32).contains(name.count), name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else { return nil }
+            return "@" + name.lowercased()
+        }
+        guard let id = Int64(text), id != 0 else { return nil }
+        return String(id)
     }
 }
 

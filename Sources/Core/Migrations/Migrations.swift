@@ -158,5 +158,40 @@ extension Migration {
                 PRIMARY KEY (granularity, bucket_start, route_id)
             );
             """),
+        Migration(version: 3, name: "telegram", sql: """
+            -- The source's link preview choice (Bot API sources say it; exports do not).
+            ALTER TABLE mirror.posts ADD COLUMN link_preview jsonb;
+
+            -- 'uncertain': a send was interrupted without an answer, so nobody knows whether it arrived;
+            -- 'failed': the destination refused the unit for good (resending the same payload cannot work).
+            -- Both wait for the operator (retry sends again, skip accepts it as it is) and the route goes on.
+            ALTER TABLE mirror.publications DROP CONSTRAINT publications_state_check;
+            ALTER TABLE mirror.publications ADD CONSTRAINT publications_state_check
+                CHECK (state IN ('publishing', 'published', 'skipped', 'uncertain', 'failed'));
+            -- The API call of the unit's plan that is being made right now; committed before the call and
+            -- cleared with its result, so a crash leaves exactly the one call whose outcome is unknown.
+            ALTER TABLE mirror.publications ADD COLUMN sending_step integer, ADD COLUMN note text;
+
+            -- Every destination message a source post produced (text chunks, album items, caption
+            -- continuations), committed right after the call that created it, so a unit interrupted
+            -- half-way resumes with its next call instead of sending the first ones again.
+            CREATE TABLE mirror.sent_messages (
+                route_id bigint NOT NULL REFERENCES mirror.routes (id) ON DELETE CASCADE,
+                post_id bigint NOT NULL REFERENCES mirror.posts (id) ON DELETE CASCADE,
+                step integer NOT NULL,
+                seq integer NOT NULL,
+                chat text NOT NULL,
+                message_id bigint NOT NULL,
+                role text NOT NULL,
+                content_hash text NOT NULL,
+                sent_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (route_id, post_id, step, seq)
+            );
+            -- Pacing counts the calls made to one destination chat in the last minute, across runs and routes.
+            CREATE INDEX sent_messages_chat_sent_at ON mirror.sent_messages (chat, sent_at);
+
+            -- Flood control: a wait longer than a run can afford is stored, and the route rests until then.
+            ALTER TABLE mirror.routes ADD COLUMN retry_at timestamptz, ADD COLUMN retry_reason text;
+            """),
     ]
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The posts published together: one post, or every post of an album.
 public struct PublicationUnit: Sendable {
     public struct Item: Sendable {
@@ -29,13 +31,36 @@ public struct PublicationUnit: Sendable {
     }
 }
 
+/// What the destination knows about a unit whose publication was interrupted.
+public enum PublishedLookup: Sendable, Equatable {
+    /// It arrived; these are the message ids of each item, in item order.
+    case arrived([[String]])
+    /// It did not arrive, or only its recorded parts did: publishing it again sends only what is missing.
+    case missing
+    /// A call was interrupted without an answer; nobody can tell whether it arrived.
+    case unknown(reason: String)
+}
+
+/// The destination is resting (flood control); nothing of the route may go out before `until`.
+public struct DestinationBusy: Error, CustomStringConvertible, Sendable {
+    public var until: Date
+    public var reason: String
+    public init(until: Date, reason: String) {
+        self.until = until
+        self.reason = reason
+    }
+    public var description: String { "\(reason); resuming after \(until.formatted(.iso8601))" }
+}
+
 /// Where translated posts are published.
 public protocol Destination: Sendable {
-    /// Publishes a unit and returns the destination message ids it produced, in item order.
-    func publish(_ unit: PublicationUnit) async throws -> [String]
-    /// After a crash between publishing and recording it: the ids the unit produced, if it did reach the
-    /// destination, or `nil` when it did not.
-    func findPublished(key: String) async throws -> [String]?
+    /// Publishes a unit and returns, for each item in order, the destination message ids it produced.
+    ///
+    /// A destination that needs several calls for one unit records each call in `journal` as it goes, so an
+    /// interrupted unit resumes with its next call.
+    func publish(_ unit: PublicationUnit, journal: any PublicationJournal) async throws -> [[String]]
+    /// After a crash between publishing and recording it: whether the unit reached the destination.
+    func findPublished(key: String, postIDs: [Int64], journal: any PublicationJournal) async throws -> PublishedLookup
     /// Called once after each publish run with how many posts it published (the file destination then
     /// rewrites its review page).
     func finishRun(published: Int) async throws

@@ -56,4 +56,10 @@ public struct PostgresRow: Sendable {
             throw PostgresError(code: .decoding, message: "column \(column) does not hold a valid \(T.self): \(error)")
         }
     }
+
+    /// Like ``decodeJSON(_:as:)`` for a nullable column: `nil` when it is NULL.
+    public func decodeJSONIfPresent<T: Decodable>(_ column: String, as type: T.Type = T.self) throws -> T? {
+        guard let _: String = try decodeIfPresent(column) else { return nil }
+        return try decodeJSON(column, as: T.self)
+    }
 }

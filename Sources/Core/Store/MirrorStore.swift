@@ -68,10 +68,10 @@ public struct MirrorStore: Sendable {
                 WITH incoming AS (
                     SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
                         chat_id bigint, message_id bigint, posted_at double precision, edited_at double precision,
-                        text text, entities jsonb, media jsonb, album_id text, needs_translation boolean)
+                        text text, entities jsonb, media jsonb, album_id text, needs_translation boolean, link_preview jsonb)
                 ), inserted AS (
-                    INSERT INTO mirror.posts (chat_id, message_id, posted_at, edited_at, text, entities, media, album_id, needs_translation)
-                    SELECT chat_id, message_id, to_timestamp(posted_at), to_timestamp(edited_at), text, entities, media, album_id, needs_translation
+                    INSERT INTO mirror.posts (chat_id, message_id, posted_at, edited_at, text, entities, media, album_id, needs_translation, link_preview)
+                    SELECT chat_id, message_id, to_timestamp(posted_at), to_timestamp(edited_at), text, entities, media, album_id, needs_translation, link_preview
                     FROM incoming ORDER BY message_id
                     ON CONFLICT (chat_id, message_id) DO NOTHING
                     RETURNING id
@@ -205,7 +205,7 @@ public struct MirrorStore: Sendable {
             try conn.query("""
                 SELECT p.id, p.chat_id, p.message_id, extract(epoch FROM p.posted_at)::float8 AS posted_at,
                        extract(epoch FROM p.edited_at)::float8 AS edited_at, p.text, p.entities, p.media, p.album_id,
-                       p.needs_translation, t.text AS t_text, t.entities AS t_entities,
+                       p.link_preview, p.needs_translation, t.text AS t_text, t.entities AS t_entities,
                        COALESCE(f.attempts, 0) >= $5 AS parked, x.state IS NOT NULL AS in_flight
                 FROM mirror.posts p
                 LEFT JOIN mirror.translations t ON t.post_id = p.id AND t.target_lang = $3
@@ -224,7 +224,8 @@ public struct MirrorStore: Sendable {
                 editDate: try row.decodeIfPresent("edited_at", as: Double.self).map { Date(timeIntervalSince1970: $0) },
                 content: FormattedText(text: try row.decode("text"), entities: try row.decodeJSON("entities")),
                 media: try row.decodeJSON("media"),
-                albumID: try row.decodeIfPresent("album_id")
+                albumID: try row.decodeIfPresent("album_id"),
+                linkPreview: try row.decodeJSONIfPresent("link_preview")
             )
             let content: FormattedText?
             if try row.decode("needs_translation", as: Bool.self) {
@@ -289,12 +290,12 @@ public struct MirrorStore: Sendable {
     }
 
     /// Records what a unit produced and advances the route's published offset, with one event per post.
-    public func markPublished(routeID: Int64, postIDs: [Int64], destinationIDs: [String], lastMessageID: Int64) async throws {
+    public func markPublished(routeID: Int64, postIDs: [Int64], destinationIDs: [[String]], lastMessageID: Int64) async throws {
         try await database.transaction { conn in
             for (index, postID) in postIDs.enumerated() {
-                let ids = index < destinationIDs.count ? [destinationIDs[index]] : []
+                let ids = index < destinationIDs.count ? destinationIDs[index] : []
                 try conn.query("""
-                    UPDATE mirror.publications SET state = 'published', destination_ids = $3::jsonb, updated_at = now()
+                    UPDATE mirror.publications SET state = 'published', destination_ids = $3::jsonb, sending_step = NULL, updated_at = now()
                     WHERE route_id = $1 AND post_id = $2
                     """, [routeID, postID, try JSONText(encoding: ids)])
                 try Self.recordEvent(conn, kind: "published", routeID: routeID, postID: postID, detail: ["destination_ids": ids.joined(separator: ",")])
@@ -353,6 +354,7 @@ private struct PostRow: Encodable {
     var media: [MediaDescriptor]
     var album_id: String?
     var needs_translation: Bool
+    var link_preview: LinkPreview?
 
     init(_ post: SourcePost) {
         chat_id = post.chatID
@@ -379,5 +381,6 @@ private struct PostRow: Encodable {
         }
         album_id = post.albumID
         needs_translation = post.needsTranslation
+        link_preview = post.linkPreview
     }
 }

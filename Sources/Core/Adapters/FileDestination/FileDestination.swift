@@ -22,6 +22,16 @@ public struct FileDestination: Destination {
         public var description: String { "cannot write \(path): \(reason); check that the DST_CHANNEL folder is writable" }
     }
 
+    /// One record per unit, written in one append, so there is nothing to journal.
+    public func publish(_ unit: PublicationUnit, journal: any PublicationJournal) async throws -> [[String]] {
+        try await publish(unit).map { [$0] }
+    }
+
+    public func findPublished(key: String, postIDs: [Int64], journal: any PublicationJournal) async throws -> PublishedLookup {
+        try await findPublished(key: key).map { .arrived($0.map { [$0] }) } ?? .missing
+    }
+
+    /// Appends the unit's record and returns one id per item.
     public func publish(_ unit: PublicationUnit) async throws -> [String] {
         let ids = unit.items.indices.map { "\(unit.key)#\($0 + 1)" }
         let record = PublicationRecord(unit: unit, destinationIDs: ids, publishedAt: Date())
@@ -34,6 +44,7 @@ public struct FileDestination: Destination {
         return ids
     }
 
+    /// The ids of the last complete record for `key`, or `nil` when the unit is not in the journal file.
     public func findPublished(key: String) async throws -> [String]? {
         try readRecords().last { $0.key == key }?.destinationIDs
     }

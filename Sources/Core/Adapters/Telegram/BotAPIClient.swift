@@ -1,0 +1,147 @@
+import Foundation
+
+/// Telegram answered a call with `ok: false`: the call did not take effect.
+public struct BotAPIError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// `error_code`, the HTTP status (400, 403, 429…).
+    public var code: Int
+    public var description: String
+    /// `parameters.retry_after`: seconds to wait before the call may be repeated (flood control).
+    public var retryAfter: Int?
+    /// `parameters.migrate_to_chat_id`: the group became a supergroup with this id.
+    public var migrateToChatID: Int64?
+
+    public init(code: Int, description: String, retryAfter: Int? = nil, migrateToChatID: Int64? = nil) {
+        self.code = code
+        self.description = description
+        self.retryAfter = retryAfter
+        self.migrateToChatID = migrateToChatID
+    }
+
+    /// The error in a Bot API response body, or `nil` when the body is not one.
+    public static func decode(_ data: Data) -> BotAPIError? {
+        struct Body: Decodable {
+            struct Parameters: Decodable {
+                var retry_after: Int?
+                var migrate_to_chat_id: Int64?
+            }
+            var ok: Bool
+            var error_code: Int?
+            var description: String?
+            var parameters: Parameters?
+        }
+        guard let body = try? JSONDecoder().decode(Body.self, from: data), !body.ok else { return nil }
+        return BotAPIError(
+            code: body.error_code ?? 0, description: body.description ?? "no description",
+            retryAfter: body.parameters?.retry_after, migrateToChatID: body.parameters?.migrate_to_chat_id)
+    }
+
+    /// 400 "message is not modified": an edit to what the message already shows, which is success.
+    public var isNotModified: Bool { code == 400 && description.contains("message is not modified") }
+    /// 400 about entities Telegram could not apply; resending the same payload can never work.
+    public var isEntityError: Bool { code == 400 && (description.contains("entities") || description.contains("entity")) }
+}
+
+/// Telegram's answer could not be read (a proxy's HTML page, a cut-off body): whether the call took effect is
+/// unknown.
+public struct BotAPIUnreadableResponse: Error, CustomStringConvertible, Sendable {
+    public var method: String
+    public var status: Int
+    public var description: String { "Bot API \(method) answered HTTP \(status) with a body that is not a Bot API response" }
+}
+
+/// A file sent with a call as `attach://name`.
+public struct BotAPIUpload: Sendable {
+    public var name: String
+    public var fileName: String
+    public var url: URL
+    public init(name: String, fileName: String, url: URL) {
+        self.name = name
+        self.fileName = fileName
+        self.url = url
+    }
+}
+
+/// Calls Bot API methods: JSON bodies, or multipart forms when files are uploaded.
+///
+/// The token sits in the URL path; ``HTTPError`` and the logger mask it.
+public struct BotAPIClient: Sendable {
+    public let baseURL: String
+    let token: String
+    let http: any HTTPTransport
+
+    public init(settings: Config.TelegramSettings, http: any HTTPTransport) {
+        self.baseURL = settings.apiURL
+        self.token = settings.botToken
+        self.http = http
+        SecretRedactor.shared.register(settings.botToken)
+    }
+
+    /// Calls `method` and decodes its `result`.
+    ///
+    /// - Throws: ``BotAPIError`` when Telegram refused the call, ``BotAPIUnreadableResponse`` when its answer
+    ///   cannot be read, ``HTTPError`` when no answer came.
+    public func call<Result: Decodable>(
+        _ method: String, _ parameters: [String: JSONValue], uploads: [BotAPIUpload] = [], timeout: Duration = .seconds(60),
+        as: Result.Type = Result.self
+    ) async throws -> Result {
+        let url = "\(baseURL)/bot\(token)/\(method)"
+        let request: HTTPRequest
+        if uploads.isEmpty {
+            request = try .json(url, JSONValue.object(parameters), timeout: timeout)
+        } else {
+            let form = try MultipartForm(fields: parameters, uploads: uploads)
+            request = HTTPRequest(method: .POST, url: url, headers: [("content-type", form.contentType)], body: form.body, timeout: timeout)
+        }
+        let response = try await http.send(request)
+        if response.status == 200, let envelope = try? JSONDecoder().decode(BotAPIEnvelope<Result>.self, from: response.body), envelope.ok,
+            let result = envelope.result {
+            return result
+        }
+        if let error = BotAPIError.decode(response.body) { throw error }
+        // A 5xx from a proxy in front of Telegram: the call did not reach it.
+        if (500...599).contains(response.status) || response.status == 429 {
+            throw BotAPIError(code: response.status, description: "HTTP \(response.status) without a Bot API body")
+        }
+        throw BotAPIUnreadableResponse(method: method, status: response.status)
+    }
+}
+
+/// `{"ok": true, "result": …}`.
+private struct BotAPIEnvelope<Result: Decodable>: Decodable {
+    var ok: Bool
+    var result: Result?
+}
+
+/// A `multipart/form-data` body: each parameter a field (objects as JSON text), each upload a file part.
+struct MultipartForm {
+    let boundary: String
+    let body: Data
+    var contentType: String { "multipart/form-data; boundary=\(boundary)" }
+
+    struct UnreadableFile: Error, CustomStringConvertible {
+        let path: String
+        var description: String { "cannot read \(path) to upload it" }
+    }
+
+    init(fields: [String: JSONValue], uploads: [BotAPIUpload]) throws {
+        let boundary = "mirror-" + UUID().uuidString
+        var form = Data()
+        func part(_ headers: String, _ content: Data) {
+            form.append(Data("--\(boundary)\r\n\(headers)\r\n\r\n".utf8))
+            form.append(content)
+            form.append(Data("\r\n".utf8))
+        }
+        for (name, value) in fields.sorted(by: { $0.key < $1.key }) {
+            part("Content-Disposition: form-data; name=\"\(name)\"", Data(value.formText.utf8))
+        }
+        for upload in uploads {
+            guard let data = FileManager.default.contents(atPath: upload.url.path) else { throw UnreadableFile(path: upload.url.path) }
+            // Quotes and line breaks in a file name would break the header; Telegram only shows the name.
+            let safeName = String(upload.fileName.map { "\"\r\n\\".contains($0) ? "_" : $0 })
+            part("Content-Disposition: form-data; name=\"\(upload.name)\"; filename=\"\(safeName)\"\r\nContent-Type: application/octet-stream", data)
+        }
+        form.append(Data("--\(boundary)--\r\n".utf8))
+        self.boundary = boundary
+        self.body = form
+    }
+}

@@ -1,0 +1,54 @@
+import Foundation
+
+/// One destination message produced by a call of a unit's publishing plan.
+public struct SentMessage: Sendable, Hashable {
+    /// The source post the message carries.
+    public var postID: Int64
+    /// Index of the call in the unit's plan.
+    public var step: Int
+    /// Position in that call's result (an album's items).
+    public var seq: Int
+    public var messageID: Int64
+    /// `text`, `media`, `caption` (media with its caption) or `continuation` (caption overflow).
+    public var role: String
+    /// Hash of the text and entities sent, so an edit that changes nothing makes no call.
+    public var contentHash: String
+
+    public init(postID: Int64, step: Int, seq: Int, messageID: Int64, role: String, contentHash: String) {
+        self.postID = postID
+        self.step = step
+        self.seq = seq
+        self.messageID = messageID
+        self.role = role
+        self.contentHash = contentHash
+    }
+}
+
+/// Durable progress of one unit's publication, call by call.
+///
+/// `beginSend` is committed before a call and `recordSend` (or `abandonSend`) right after it, so after a
+/// crash exactly the interrupted call is known, and every finished call is never made again.
+public protocol PublicationJournal: Sendable {
+    /// Messages already sent for these posts, in step and seq order.
+    func sentMessages(postIDs: [Int64]) async throws -> [SentMessage]
+    func beginSend(postIDs: [Int64], step: Int) async throws
+    /// Stores the messages a call produced and clears the mark of `beginSend`, in one transaction.
+    func recordSend(postIDs: [Int64], step: Int, chat: String, messages: [SentMessage]) async throws
+    /// The call was answered with an error, so it produced nothing.
+    func abandonSend(postIDs: [Int64], step: Int) async throws
+    /// The step a previous run began and never finished, if any.
+    func interruptedStep(postIDs: [Int64]) async throws -> Int?
+    /// Calls made to `chat` since `since`, and the time of the oldest of them, for pacing.
+    func sends(toChat chat: String, since: Date) async throws -> (count: Int, oldest: Date?)
+}
+
+/// A journal that keeps nothing, for destinations that publish a unit in one atomic write.
+public struct NoJournal: PublicationJournal {
+    public init() {}
+    public func sentMessages(postIDs: [Int64]) async throws -> [SentMessage] { [] }
+    public func beginSend(postIDs: [Int64], step: Int) async throws {}
+    public func recordSend(postIDs: [Int64], step: Int, chat: String, messages: [SentMessage]) async throws {}
+    public func abandonSend(postIDs: [Int64], step: Int) async throws {}
+    public func interruptedStep(postIDs: [Int64]) async throws -> Int? { nil }
+    public func sends(toChat chat: String, since: Date) async throws -> (count: Int, oldest: Date?) { (0, nil) }
+}

@@ -1,0 +1,122 @@
+import Foundation
+
+/// The publication journal of one route, kept in `mirror.publications.sending_step` and `mirror.sent_messages`.
+public struct StoredPublicationJournal: PublicationJournal {
+    let database: Database
+    let routeID: Int64
+
+    public func sentMessages(postIDs: [Int64]) async throws -> [SentMessage] {
+        let rows = try await database.withConnection { [routeID] conn in
+            try conn.query("""
+                SELECT post_id, step, seq, message_id, role, content_hash FROM mirror.sent_messages
+                WHERE route_id = $1 AND post_id = ANY($2::bigint[]) ORDER BY step, seq
+                """, [routeID, MetricsQuery.bucketArray(postIDs)])
+        }
+        return try rows.map { row in
+            SentMessage(
+                postID: try row.decode("post_id"), step: try row.decode("step"), seq: try row.decode("seq"),
+                messageID: try row.decode("message_id"), role: try row.decode("role"), contentHash: try row.decode("content_hash"))
+        }
+    }
+
+    public func beginSend(postIDs: [Int64], step: Int) async throws {
+        try await setStep(postIDs: postIDs, step: step)
+    }
+
+    public func recordSend(postIDs: [Int64], step: Int, chat: String, messages: [SentMessage]) async throws {
+        try await database.transaction { [routeID] conn in
+            for message in messages {
+                try conn.query("""
+                    INSERT INTO mirror.sent_messages (route_id, post_id, step, seq, chat, message_id, role, content_hash)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                    ON CONFLICT (route_id, post_id, step, seq) DO UPDATE
+                        SET message_id = EXCLUDED.message_id, content_hash = EXCLUDED.content_hash, sent_at = now()
+                    """, [routeID, message.postID, message.step, message.seq, chat, message.messageID, message.role, message.contentHash])
+            }
+            try conn.query("""
+                UPDATE mirror.publications SET sending_step = NULL, updated_at = now()
+                WHERE route_id = $1 AND post_id = ANY($2::bigint[])
+                """, [routeID, MetricsQuery.bucketArray(postIDs)])
+        }
+    }
+
+    public func abandonSend(postIDs: [Int64], step: Int) async throws {
+        try await setStep(postIDs: postIDs, step: nil)
+    }
+
+    public func interruptedStep(postIDs: [Int64]) async throws -> Int? {
+        try await database.withConnection { [routeID] conn in
+            try conn.query("""
+                SELECT max(sending_step) AS step FROM mirror.publications WHERE route_id = $1 AND post_id = ANY($2::bigint[])
+                """, [routeID, MetricsQuery.bucketArray(postIDs)]).first?.decodeIfPresent("step")
+        }
+    }
+
+    public func sends(toChat chat: String, since: Date) async throws -> (count: Int, oldest: Date?) {
+        // One call may produce several rows (an album): count calls, not messages.
+        let row = try await database.withConnection { conn in
+            try conn.query("""
+                SELECT count(DISTINCT (route_id, post_id, step))::int AS n, extract(epoch FROM min(sent_at))::float8 AS oldest
+                FROM mirror.sent_messages WHERE chat = $1 AND sent_at > $2::timestamptz AND seq = 0
+                """, [chat, since]).first!
+        }
+        return (try row.decode("n"), try row.decodeIfPresent("oldest", as: Double.self).map { Date(timeIntervalSince1970: $0) })
+    }
+
+    private func setStep(postIDs: [Int64], step: Int?) async throws {
+        try await database.transaction { [routeID] conn in
+            try conn.query("""
+                UPDATE mirror.publications SET sending_step = $3, updated_at = now()
+                WHERE route_id = $1 AND post_id = ANY($2::bigint[]) AND state = 'publishing'
+                """, [routeID, MetricsQuery.bucketArray(postIDs), step])
+        }
+    }
+}
+
+extension MirrorStore {
+    /// The journal of `routeID`'s publications.
+    public func journal(routeID: Int64) -> StoredPublicationJournal {
+        StoredPublicationJournal(database: database, routeID: routeID)
+    }
+
+    /// Parks a unit whose last call was interrupted without an answer: it may or may not have arrived.
+    public func markUncertain(routeID: Int64, postIDs: [Int64], reason: String) async throws {
+        try await setAside(routeID: routeID, postIDs: postIDs, state: "uncertain", event: "uncertain", reason: reason)
+    }
+
+    /// Sets aside a unit the destination refused for good, with the reason.
+    public func markPublishFailed(routeID: Int64, postIDs: [Int64], reason: String) async throws {
+        try await setAside(routeID: routeID, postIDs: postIDs, state: "failed", event: "publish_failed", reason: reason)
+    }
+
+    private func setAside(routeID: Int64, postIDs: [Int64], state: String, event: String, reason: String) async throws {
+        try await database.transaction { conn in
+            for postID in postIDs {
+                let changed = try conn.query("""
+                    UPDATE mirror.publications SET state = $3, note = $4, sending_step = NULL, updated_at = now()
+                    WHERE route_id = $1 AND post_id = $2 AND state = 'publishing'
+                    """, [routeID, postID, state, SecretRedactor.shared.redact(reason)]).affectedRows
+                if changed > 0 {
+                    try Self.recordEvent(conn, kind: event, routeID: routeID, postID: postID, detail: ["reason": reason])
+                }
+            }
+        }
+    }
+
+    /// When the route may publish again after flood control, if it is resting.
+    public func routeRetryAt(routeID: Int64) async throws -> Date? {
+        try await database.withConnection { conn in
+            try conn.query("""
+                SELECT extract(epoch FROM retry_at)::float8 AS t FROM mirror.routes WHERE id = $1 AND retry_at > now()
+                """, [routeID]).first?.decodeIfPresent("t", as: Double.self).map { Date(timeIntervalSince1970: $0) }
+        }
+    }
+
+    /// Rests the route until `until` (a flood wait too long for this run), with an event.
+    public func setRouteRetryAt(routeID: Int64, until: Date, reason: String) async throws {
+        try await database.transaction { conn in
+            try conn.query("UPDATE mirror.routes SET retry_at = $2::timestamptz, retry_reason = $3 WHERE id = $1", [routeID, until, reason])
+            try Self.recordEvent(conn, kind: "flood_wait", routeID: routeID, detail: ["until": PostgresTimestamp.format(until), "reason": reason])
+        }
+    }
+}
