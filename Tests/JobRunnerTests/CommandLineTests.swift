@@ -135,7 +135,7 @@ import Core
                 #expect(first.stderr.isEmpty)
                 let summary = first.stdout.split(separator: "\n").filter { $0.contains("msg=\"run finished\"") }
                 #expect(summary.count == 1)
-                #expect(summary.first?.contains("summary=\"outcome=ok failed=0 fetched=10 in_flight=0 parked=0 published=10 rollup_days=") == true)
+                #expect(summary.first?.contains("summary=\"outcome=ok failed=0 fetched=10 in_flight=0 parked=0 published=10 resting=0 rollup_days=") == true)
                 #expect(summary.first?.contains(" translated=6 waiting=0\"") == true)
                 #expect(summary.first?.contains("duration_s=") == true)
                 #expect(first.stdout.split(separator: "\n").allSatisfy { $0.hasPrefix("ts=") })
@@ -143,7 +143,7 @@ import Core
                 #expect(journal.split(separator: "\n").count == 8)
                 #expect(journal.contains("[→de] Добро пожаловать"))
                 let second = try run(["all"], env: env)
-                #expect(second.stdout.contains("summary=\"outcome=ok failed=0 fetched=0 in_flight=0 parked=0 published=0 rollup_days=0 rollup_hours=0 translated=0 waiting=0\""))
+                #expect(second.stdout.contains("summary=\"outcome=ok failed=0 fetched=0 in_flight=0 parked=0 published=0 resting=0 rollup_days=0 rollup_hours=0 set_aside=0 translated=0 waiting=0\""))
             }
         }
     }

@@ -126,30 +126,6 @@ public struct BotAPIChannelPost: Sendable, Hashable {
     public var post: SourcePost
 }
 
-/// A Bot API error body: `{"ok":false,"error_code":429,"description":"…","parameters":{"retry_after":14}}`.
-public struct BotAPIError: Error, CustomStringConvertible, Sendable, Equatable {
-    public var code: Int
-    /// Telegram's own text, e.g. `Too Many Requests: retry after 14`.
-    public var description: String
-    /// Seconds to wait before repeating the request (flood control); may be hours.
-    public var retryAfter: Int?
-    /// The supergroup a group was migrated to; requests must use this id instead.
-    public var migrateToChatID: Int64?
-
-    public init(code: Int, description: String, retryAfter: Int? = nil, migrateToChatID: Int64? = nil) {
-        self.code = code
-        self.description = description
-        self.retryAfter = retryAfter
-        self.migrateToChatID = migrateToChatID
-    }
-
-    /// The error in a response body, or `nil` when the body is not JSON with `"ok": false`.
-    public static func decode(_ data: Data) -> BotAPIError? {
-        guard let envelope = try? JSONDecoder().decode(ErrorEnvelope.self, from: data), envelope.ok == false else { return nil }
-        return envelope.error
-    }
-}
-
 // MARK: - Models
 
 /// One Bot API `Update`; only the message-carrying kinds are decoded, the kind of any other is kept by name.

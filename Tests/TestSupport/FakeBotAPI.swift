@@ -1,0 +1,188 @@
+import Foundation
+
+/// A Bot API server on loopback that answers like Telegram and records every call.
+///
+/// It keeps each chat's messages, enforces the limits Telegram enforces (text 1–4096 and captions 0–1024
+/// UTF-16 code units after entity parsing, entities inside the text, albums of 2–10 items, uploads present)
+/// with Telegram's own error bodies, and plays scripted failures (a 429 with `retry_after`, a 5xx, a dropped
+/// connection) in order before the normal answer.
+public final class FakeBotAPI: @unchecked Sendable {
+    public struct Call: @unchecked Sendable {
+        public var method: String
+        /// JSON body fields, or the form fields of a multipart upload (objects decoded from their JSON text).
+        public var parameters: [String: Any]
+        /// Upload part names and their sizes.
+        public var files: [String: Int]
+    }
+
+    public struct Message: @unchecked Sendable {
+        public var id: Int64
+        public var text: String
+        public var entities: [[String: Any]]
+        public var kind: String
+        public var replyTo: Int64?
+        public var albumID: String?
+    }
+
+    public enum Scripted: Sendable {
+        case reply(status: Int, body: String)
+        case drop
+    }
+
+    public let token: String
+    public let chat: String
+    private let lock = NSLock()
+    private var calls: [Call] = []
+    private var messages: [Message] = []
+    private var script: [(method: String?, reply: Scripted)] = []
+    private var nextID: Int64 = 100
+    private var server: LocalHTTPServer!
+
+    public var baseURL: String { server.baseURL }
+    public var recordedCalls: [Call] { lock.withLock { calls } }
+    public var channelMessages: [Message] { lock.withLock { messages } }
+
+    public init(token: String = "123456789:AAHfakeTokenForTestsOnly0123456789ab", chat: String = "@mirror_dst") throws {
+        self.token = token
+        self.chat = chat
+        server = try LocalHTTPServer { [unowned self] request in self.handle(request) }
+    }
+
+    deinit { server.stop() }
+
+    /// The next call (of `method`, or any) gets `reply` instead of its answer.
+    public func script(_ reply: Scripted, for method: String? = nil) {
+        lock.withLock { script.append((method, reply)) }
+    }
+
+    // MARK: - Handling
+
+    private func handle(_ request: LocalHTTPServer.Request) -> LocalHTTPServer.Reply {
+        let parts = request.path.split(separator: "/", omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0] == "bot\(token)" else {
+            return .json(401, #"{"ok":false,"error_code":401,"description":"Unauthorized"}"#)
+        }
+        let method = String(parts[1])
+        let (parameters, files) = Self.parse(request)
+        let scripted: Scripted? = lock.withLock {
+            calls.append(Call(method: method, parameters: parameters, files: files))
+            guard let index = script.firstIndex(where: { $0.method == nil || $0.method == method }) else { return nil }
+            return script.remove(at: index).reply
+        }
+        switch scripted {
+        case .reply(let status, let body)?: return .json(status, body)
+        case .drop?: return .drop
+        case nil: break
+        }
+        return lock.withLock { answer(method, parameters, files) }
+    }
+
+    private func error(_ code: Int, _ description: String) -> LocalHTTPServer.Reply {
+        let body = try! JSONSerialization.data(withJSONObject: ["ok": false, "error_code": code, "description": description])
+        return .respond(status: code, headers: [("content-type", "application/json")], body: body)
+    }
+
+    private func ok(_ result: Any) -> LocalHTTPServer.Reply {
+        let body = try! JSONSerialization.data(withJSONObject: ["ok": true, "result": result])
+        return .respond(status: 200, headers: [("content-type", "application/json")], body: body)
+    }
+
+    private func answer(_ method: String, _ p: [String: Any], _ files: [String: Int]) -> LocalHTTPServer.Reply {
+        if method == "getMe" {
+            return ok(["id": Int(token.split(separator: ":")[0])!, "is_bot": true, "first_name": "Mirror", "username": "mirror_test_bot"])
+        }
+        guard let chatID = p["chat_id"].map({ "\($0)" }), chatID == chat else { return error(400, "Bad Request: chat not found") }
+        let replyTo = ((p["reply_parameters"] as? [String: Any])?["message_id"] as? NSNumber)?.int64Value
+        switch method {
+        case "sendMessage":
+            let text = p["text"] as? String ?? ""
+            if text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { return error(400, "Bad Request: message text is empty") }
+            if text.utf16.count > 4096 { return error(400, "Bad Request: message is too long") }
+            let entities = p["entities"] as? [[String: Any]] ?? []
+            if let problem = Self.entityProblem(entities, in: text) { return error(400, "Bad Request: can't parse entities: \(problem)") }
+            return ok(store(text: text, entities: entities, kind: "text", replyTo: replyTo))
+        case "sendPhoto", "sendVideo", "sendAnimation", "sendAudio", "sendVoice", "sendDocument", "sendVideoNote", "sendSticker":
+            let field = ["sendPhoto": "photo", "sendVideo": "video", "sendAnimation": "animation", "sendAudio": "audio", "sendVoice": "voice",
+                         "sendDocument": "document", "sendVideoNote": "video_note", "sendSticker": "sticker"][method]!
+            guard files[field] != nil || p[field] is String else { return error(400, "Bad Request: there is no \(field) in the request") }
+            let caption = p["caption"] as? String ?? ""
+            if caption.utf16.count > 1024 { return error(400, "Bad Request: message caption is too long") }
+            let entities = p["caption_entities"] as? [[String: Any]] ?? []
+            if let problem = Self.entityProblem(entities, in: caption) { return error(400, "Bad Request: can't parse entities: \(problem)") }
+            return ok(store(text: caption, entities: entities, kind: field, replyTo: replyTo))
+        case "sendMediaGroup":
+            guard let media = p["media"] as? [[String: Any]], (2...10).contains(media.count) else {
+                return error(400, "Bad Request: wrong number of messages in the media group")
+            }
+            for item in media {
+                let caption = item["caption"] as? String ?? ""
+                if caption.utf16.count > 1024 { return error(400, "Bad Request: message caption is too long") }
+                if let problem = Self.entityProblem(item["caption_entities"] as? [[String: Any]] ?? [], in: caption) {
+                    return error(400, "Bad Request: can't parse entities: \(problem)")
+                }
+                if let ref = item["media"] as? String, ref.hasPrefix("attach://"), files[String(ref.dropFirst(9))] == nil {
+                    return error(400, "Bad Request: file must be non-empty")
+                }
+            }
+            let album = "album-\(nextID)"
+            return ok(media.map { item in
+                store(text: item["caption"] as? String ?? "", entities: item["caption_entities"] as? [[String: Any]] ?? [],
+                      kind: item["type"] as? String ?? "?", replyTo: nil, albumID: album)
+            })
+        default:
+            return error(404, "Not Found: method not found")
+        }
+    }
+
+    private func store(text: String, entities: [[String: Any]], kind: String, replyTo: Int64?, albumID: String? = nil) -> [String: Any] {
+        nextID += 1
+        messages.append(Message(id: nextID, text: text, entities: entities, kind: kind, replyTo: replyTo, albumID: albumID))
+        return ["message_id": nextID, "date": Int(Date().timeIntervalSince1970), "chat": ["id": -1_001_000_000_001, "type": "channel", "title": "Mirror"]]
+    }
+
+    /// What Telegram objects to in an entity list: a range outside the text, an empty entity, a split surrogate pair.
+    static func entityProblem(_ entities: [[String: Any]], in text: String) -> String? {
+        let units = Array(text.utf16)
+        for entity in entities {
+            guard let offset = (entity["offset"] as? NSNumber)?.intValue, let length = (entity["length"] as? NSNumber)?.intValue else {
+                return "entity without offset or length"
+            }
+            if length <= 0 || offset < 0 || offset + length > units.count { return "entity \(offset)+\(length) is outside the text" }
+            if offset > 0, UTF16.isTrailSurrogate(units[offset]) { return "entity starts inside a character" }
+            if offset + length < units.count, UTF16.isTrailSurrogate(units[offset + length]) { return "entity ends inside a character" }
+        }
+        return nil
+    }
+
+    /// JSON bodies, or multipart forms (fields that hold JSON arrays or objects are decoded).
+    static func parse(_ request: LocalHTTPServer.Request) -> ([String: Any], [String: Int]) {
+        let type = request.headers["content-type"] ?? ""
+        if type.hasPrefix("application/json") {
+            return ((try? JSONSerialization.jsonObject(with: request.body)) as? [String: Any] ?? [:], [:])
+        }
+        guard let boundaryRange = type.range(of: "boundary=") else { return ([:], [:]) }
+        let boundary = Data(("--" + type[boundaryRange.upperBound...]).utf8)
+        var fields: [String: Any] = [:]
+        var files: [String: Int] = [:]
+        var rest = request.body[...]
+        while let start = rest.range(of: boundary) {
+            rest = rest[start.upperBound...]
+            guard let headerEnd = rest.range(of: Data("\r\n\r\n".utf8)), let next = rest.range(of: boundary) else { break }
+            let headers = String(decoding: rest[rest.startIndex..<headerEnd.lowerBound], as: UTF8.self)
+            let content = rest[headerEnd.upperBound..<(next.lowerBound - 2)]
+            let name = headers.components(separatedBy: "name=\"").dropFirst().first?.components(separatedBy: "\"").first ?? ""
+            if headers.contains("filename=") {
+                files[name] = content.count
+            } else {
+                let text = String(decoding: content, as: UTF8.self)
+                if text.hasPrefix("[") || text.hasPrefix("{"), let json = try? JSONSerialization.jsonObject(with: Data(text.utf8)) {
+                    fields[name] = json
+                } else {
+                    fields[name] = text
+                }
+            }
+            rest = rest[next.lowerBound...]
+        }
+        return (fields, files)
+    }
+}
