@@ -256,7 +256,7 @@ import Core
                 }
                 let retry = try run(["retry", String(postID)], env: dbOnly)
                 #expect(retry.status == 1)
-                #expect(retry.stderr == "error: post \(postID) is neither parked, failed nor skipped, so there is nothing to retry; `JobRunner status` lists parked posts\n")
+                #expect(retry.stderr == "error: post \(postID) is neither parked, failed, uncertain nor skipped, so there is nothing to retry; `JobRunner status` lists parked posts\n")
                 let skip = try run(["skip", "999999"], env: dbOnly)
                 #expect(skip.status == 1)
                 #expect(skip.stderr.hasPrefix("error: there is no post 999999"))

@@ -13,6 +13,7 @@ public final class FakeBotAPI: @unchecked Sendable {
         public var parameters: [String: Any]
         /// Upload part names and their sizes.
         public var files: [String: Int]
+        public var at: Date
     }
 
     public struct Message: @unchecked Sendable {
@@ -34,7 +35,7 @@ public final class FakeBotAPI: @unchecked Sendable {
     private let lock = NSLock()
     private var calls: [Call] = []
     private var messages: [Message] = []
-    private var script: [(method: String?, reply: Scripted)] = []
+    private var script: [(method: String?, call: Int?, reply: Scripted)] = []
     private var nextID: Int64 = 100
     private var server: LocalHTTPServer!
 
@@ -52,7 +53,12 @@ public final class FakeBotAPI: @unchecked Sendable {
 
     /// The next call (of `method`, or any) gets `reply` instead of its answer.
     public func script(_ reply: Scripted, for method: String? = nil) {
-        lock.withLock { script.append((method, reply)) }
+        lock.withLock { script.append((method, nil, reply)) }
+    }
+
+    /// Call number `call` (1-based, counting every call) gets `reply`.
+    public func script(_ reply: Scripted, atCall call: Int) {
+        lock.withLock { script.append((nil, call, reply)) }
     }
 
     // MARK: - Handling
@@ -65,8 +71,12 @@ public final class FakeBotAPI: @unchecked Sendable {
         let method = String(parts[1])
         let (parameters, files) = Self.parse(request)
         let scripted: Scripted? = lock.withLock {
-            calls.append(Call(method: method, parameters: parameters, files: files))
-            guard let index = script.firstIndex(where: { $0.method == nil || $0.method == method }) else { return nil }
+            calls.append(Call(method: method, parameters: parameters, files: files, at: Date()))
+            let number = calls.count
+            guard let index = script.firstIndex(where: { entry in
+                if let call = entry.call { return call == number }
+                return entry.method == nil || entry.method == method
+            }) else { return nil }
             return script.remove(at: index).reply
         }
         switch scripted {

@@ -22,7 +22,8 @@ public struct OperatorActions: Sendable {
     }
 
     /// Makes a parked or skipped post eligible again: its failure count is cleared (translation is attempted
-    /// afresh) and a skip is lifted.
+    /// afresh), and a skip, an uncertain or a refused publication is lifted (what the unit already has in the
+    /// destination stays recorded, so only its missing messages are sent).
     public func retry(postID: Int64, routeID: Int64? = nil) async throws -> Outcome {
         try await database.transaction { conn in
             let (postIDs, routes) = try Self.unitAndRoutes(conn, postID: postID, routeID: routeID)
@@ -32,11 +33,12 @@ public struct OperatorActions: Sendable {
                     changed += try conn.query(
                         "DELETE FROM mirror.translation_failures WHERE post_id = $1 AND target_lang = $2", [post, lang]).affectedRows
                     changed += try conn.query(
-                        "DELETE FROM mirror.publications WHERE route_id = $1 AND post_id = $2 AND state = 'skipped'", [route, post]).affectedRows
+                        "DELETE FROM mirror.publications WHERE route_id = $1 AND post_id = $2 AND state IN ('skipped', 'uncertain', 'failed')",
+                        [route, post]).affectedRows
                 }
             }
             guard changed > 0 else {
-                throw Refusal(description: "post \(postID) is neither parked, failed nor skipped, so there is nothing to retry; `JobRunner status` lists parked posts")
+                throw Refusal(description: "post \(postID) is neither parked, failed, uncertain nor skipped, so there is nothing to retry; `JobRunner status` lists parked posts")
             }
             for post in postIDs {
                 for (route, _) in routes {
