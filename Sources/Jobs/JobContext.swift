@@ -41,7 +41,9 @@ public struct JobContext: Sendable {
     public let translator: any Translator
     public let stop: StopSignal
     /// Builds the reader of a source; tests substitute fakes here.
-    public let makeSource: @Sendable (SourceSpec) -> any PostSource
+    public let makeSource: @Sendable (SourceSpec) throws -> any PostSource
+    /// How adapters reach HTTP APIs.
+    public let http: any HTTPTransport
     /// Builds the publisher of a route's destination (the route's source tells where exported media lie).
     public let makeDestination: @Sendable (RouteSpec) throws -> any Destination
     /// How long work shows its progress.
@@ -53,7 +55,8 @@ public struct JobContext: Sendable {
         store: MirrorStore,
         translator: any Translator,
         stop: StopSignal,
-        makeSource: @escaping @Sendable (SourceSpec) -> any PostSource = JobContext.defaultSource,
+        makeSource: (@Sendable (SourceSpec) throws -> any PostSource)? = nil,
+        http: any HTTPTransport = HTTPClient(),
         makeDestination: (@Sendable (RouteSpec) throws -> any Destination)? = nil
     ) {
         self.config = config
@@ -61,8 +64,9 @@ public struct JobContext: Sendable {
         self.store = store
         self.translator = translator
         self.stop = stop
-        self.makeSource = makeSource
-        self.makeDestination = makeDestination ?? JobContext.destinationFactory(config: config, http: HTTPClient(), logger: logger)
+        self.http = http
+        self.makeSource = makeSource ?? JobContext.sourceFactory(http: http)
+        self.makeDestination = makeDestination ?? JobContext.destinationFactory(config: config, http: http, logger: logger)
     }
 
     /// The production wiring: Claude when `ANTHROPIC_API_KEY` is set, the pseudo-translator otherwise.
@@ -84,10 +88,23 @@ public struct JobContext: Sendable {
         ProgressReporter(job: job, total: total, unit: unit, style: progressStyle, logger: logger)
     }
 
-    public static let defaultSource: @Sendable (SourceSpec) -> any PostSource = { spec in
-        switch spec {
-        case .desktopExport(let path): TelegramDesktopExport(path: path)
+    /// The production readers of exports and web previews (`botapi:` sources are read by ``updateFeed()``).
+    public static func sourceFactory(http: any HTTPTransport) -> @Sendable (SourceSpec) throws -> any PostSource {
+        { spec in
+            switch spec {
+            case .desktopExport(let path): return TelegramDesktopExport(path: path)
+            case .webPreview(let channel): return WebPreviewSource(channel: channel, http: http)
+            case .botAPI(let chat): throw TelegramSetupError("botapi:\(chat) is read through the bot's update queue, not on its own")
+            }
         }
+    }
+
+    /// The reader of the bot's update queue, for `botapi:` sources.
+    public func updateFeed() throws -> BotAPIUpdateFeed {
+        guard let telegram = config.telegram else {
+            throw TelegramSetupError("botapi: sources need TELEGRAM_BOT_TOKEN; set the token of a bot that is an admin of the source channel")
+        }
+        return BotAPIUpdateFeed(client: BotAPIClient(settings: telegram, http: http), botToken: telegram.botToken)
     }
 
     /// The production destinations: review files, or a Telegram channel through the Bot API.
@@ -104,6 +121,7 @@ public struct JobContext: Sendable {
                 }
                 let mediaRoot: URL? = switch route.source {
                 case .desktopExport(let path): URL(fileURLWithPath: path).deletingLastPathComponent()
+                case .botAPI, .webPreview: nil
                 }
                 return TelegramDestination(
                     chat: chat, client: BotAPIClient(settings: telegram, http: http), mediaRoot: mediaRoot,

@@ -20,9 +20,11 @@ import Foundation
 /// for a longer wait than the run can afford rests the route until then (`retry_at`).
 public struct PublishJob: Job {
     public static let name = "publish"
-    public static let counters = ["published", "waiting", "parked", "in_flight", "set_aside", "resting"]
+    public static let counters = ["published", "edited", "waiting", "parked", "in_flight", "set_aside", "resting"]
     let pageSize: Int
     let staleAfter: Duration
+    /// How long the newest album of a source must be quiet before it is taken as complete.
+    static let albumSettleTime: TimeInterval = 60
 
     public init(pageSize: Int = 200, staleAfter: Duration = .seconds(120)) {
         self.pageSize = pageSize
@@ -46,6 +48,7 @@ public struct PublishJob: Job {
                 let journal = context.store.journal(routeID: route.id)
                 try await reconcile(route: route, destination: destination, journal: journal, context: context, logger: logger, into: &routeSummary)
                 do {
+                    try await publishEdits(route, chatID: chatID, destination: destination, journal: journal, context: context, logger: logger, into: &routeSummary)
                     try await publishRoute(route, chatID: chatID, destination: destination, journal: journal, context: context, logger: logger, into: &routeSummary)
                 } catch let busy as DestinationBusy {
                     // Not a failure: the next run after `until` resumes with the same unit, and nothing overtakes it.
@@ -106,6 +109,27 @@ public struct PublishJob: Job {
         return false
     }
 
+    /// Shows the new version of published posts whose source was edited (and whose new translation exists).
+    /// A post the destination refuses to edit is logged and left as it was; the others go on.
+    private func publishEdits(
+        _ route: Route, chatID: Int64, destination: any Destination, journal: any PublicationJournal, context: JobContext, logger: Logger,
+        into summary: inout JobSummary
+    ) async throws {
+        for pending in try await context.store.pendingEdits(route: route, chatID: chatID) {
+            guard !context.stop.isStopRequested else { return }
+            let unit = PublicationUnit(routeID: route.id, targetLanguage: route.spec.targetLanguage, items: [pending.item])
+            do {
+                let ids = try await destination.edit(unit, journal: journal)
+                try await context.store.markEdited(routeID: route.id, postID: pending.item.postID, revision: pending.revision, destinationIDs: ids)
+                summary["edited"] += 1
+            } catch let rejected as UnitRejected {
+                try await context.store.markEdited(routeID: route.id, postID: pending.item.postID, revision: pending.revision,
+                                                   destinationIDs: try await journal.sentMessages(postIDs: [pending.item.postID]).map { String($0.messageID) })
+                logger.error("destination refused the edit; the published version stays", ["message_id": pending.item.source.messageID, "reason": rejected.description])
+            }
+        }
+    }
+
     /// Counts go into `summary` as they happen, so a failure part-way still reports what was published.
     private func publishRoute(
         _ route: Route, chatID: Int64, destination: any Destination, journal: any PublicationJournal, context: JobContext, logger: Logger,
@@ -135,6 +159,14 @@ public struct PublishJob: Job {
                     summary["parked"] += unit.count
                     logger.warning("post parked after failed translations; skipped", ["message_id": unit[0].post.messageID])
                     continue
+                }
+                // B22: Telegram sends no "album complete" signal. The newest album of a live source is held
+                // until a later post exists or its newest item is a minute old, so it never goes out cut.
+                if unit.count >= 1, unit[0].post.albumID != nil, unit.last!.postID == page.last!.postID, page.count < pageSize,
+                    let newest = unit.map(\.post.date).max(), Date().timeIntervalSince(newest) < Self.albumSettleTime {
+                    summary["waiting"] += unit.count
+                    logger.info("newest album may still be arriving; held until it settles", ["message_id": unit[0].post.messageID])
+                    return
                 }
                 guard unit.allSatisfy({ $0.content != nil }) else {
                     summary["waiting"] += unit.count

@@ -98,5 +98,6 @@ struct CrashingDestination: Destination {
     func findPublished(key: String, postIDs: [Int64], journal: any PublicationJournal) async throws -> PublishedLookup {
         try await inner.findPublished(key: key, postIDs: postIDs, journal: journal)
     }
+    func edit(_ post: PublicationUnit, journal: any PublicationJournal) async throws -> [String] { try await inner.edit(post, journal: journal) }
     func finishRun(published: Int) async throws { try await inner.finishRun(published: published) }
 }

@@ -38,6 +38,10 @@ public final class FakeBotAPI: @unchecked Sendable {
     private var script: [(method: String?, call: Int?, reply: Scripted)] = []
     private var nextID: Int64 = 100
     private var server: LocalHTTPServer!
+    /// Updates waiting in the bot's queue, answered to `getUpdates` by offset as Telegram does.
+    private var updates: [[String: Any]] = []
+    /// The source channel `getChat` resolves `@name` to.
+    public var knownChats: [String: Int64] = [:]
 
     public var baseURL: String { server.baseURL }
     public var recordedCalls: [Call] { lock.withLock { calls } }
@@ -54,6 +58,17 @@ public final class FakeBotAPI: @unchecked Sendable {
     /// The next call (of `method`, or any) gets `reply` instead of its answer.
     public func script(_ reply: Scripted, for method: String? = nil) {
         lock.withLock { script.append((method, nil, reply)) }
+    }
+
+    /// Puts the `result` updates of a recorded `getUpdates` body into the bot's queue.
+    public func enqueueUpdates(fromResponse body: Data) {
+        let root = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any]
+        lock.withLock { updates += root?["result"] as? [[String: Any]] ?? [] }
+    }
+
+    /// Puts one update into the bot's queue.
+    public func enqueueUpdate(_ update: [String: Any]) {
+        lock.withLock { updates.append(update) }
     }
 
     /// Call number `call` (1-based, counting every call) gets `reply`.
@@ -101,6 +116,16 @@ public final class FakeBotAPI: @unchecked Sendable {
         if method == "getMe" {
             return ok(["id": Int(token.split(separator: ":")[0])!, "is_bot": true, "first_name": "Mirror", "username": "mirror_test_bot"])
         }
+        if method == "getUpdates" {
+            // Asking with an offset confirms, and forgets, every update below it.
+            let offset = (p["offset"] as? NSNumber)?.int64Value ?? 0
+            updates.removeAll { (($0["update_id"] as? NSNumber)?.int64Value ?? 0) < offset }
+            let limit = (p["limit"] as? NSNumber)?.intValue ?? 100
+            return ok(Array(updates.prefix(limit)))
+        }
+        if method == "getChat", let name = p["chat_id"] as? String, let id = knownChats[name.lowercased()] {
+            return ok(["id": id, "type": "channel", "title": "Source"])
+        }
         guard let chatID = p["chat_id"].map({ "\($0)" }), chatID == chat else { return error(400, "Bad Request: chat not found") }
         let replyTo = ((p["reply_parameters"] as? [String: Any])?["message_id"] as? NSNumber)?.int64Value
         switch method {
@@ -139,6 +164,26 @@ public final class FakeBotAPI: @unchecked Sendable {
                 store(text: item["caption"] as? String ?? "", entities: item["caption_entities"] as? [[String: Any]] ?? [],
                       kind: item["type"] as? String ?? "?", replyTo: nil, albumID: album)
             })
+        case "editMessageText", "editMessageCaption":
+            let id = (p["message_id"] as? NSNumber)?.int64Value ?? 0
+            guard let index = messages.firstIndex(where: { $0.id == id }) else { return error(400, "Bad Request: message to edit not found") }
+            let isText = method == "editMessageText"
+            let text = p[isText ? "text" : "caption"] as? String ?? ""
+            let entities = p[isText ? "entities" : "caption_entities"] as? [[String: Any]] ?? []
+            if text.utf16.count > (isText ? 4096 : 1024) { return error(400, isText ? "Bad Request: message is too long" : "Bad Request: message caption is too long") }
+            if let problem = Self.entityProblem(entities, in: text) { return error(400, "Bad Request: can't parse entities: \(problem)") }
+            let before = messages[index]
+            if before.text == text && NSArray(array: before.entities).isEqual(to: entities) {
+                return error(400, "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message")
+            }
+            messages[index].text = text
+            messages[index].entities = entities
+            return ok(["message_id": id, "date": Int(Date().timeIntervalSince1970), "edit_date": Int(Date().timeIntervalSince1970)])
+        case "deleteMessage":
+            let id = (p["message_id"] as? NSNumber)?.int64Value ?? 0
+            guard let index = messages.firstIndex(where: { $0.id == id }) else { return error(400, "Bad Request: message to delete not found") }
+            messages.remove(at: index)
+            return ok(true)
         default:
             return error(404, "Not Found: method not found")
         }

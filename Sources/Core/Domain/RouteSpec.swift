@@ -4,25 +4,61 @@ import Foundation
 public enum SourceSpec: Sendable, Hashable, CustomStringConvertible {
     /// A Telegram Desktop "Export chat history" `result.json`.
     case desktopExport(path: String)
+    /// A channel the bot (`TELEGRAM_BOT_TOKEN`) is an admin of, read through `getUpdates`: `@name` or `-100…`.
+    case botAPI(chat: String)
+    /// A public channel's web preview `https://t.me/s/<name>` (no account needed; lossy, see the README).
+    case webPreview(channel: String)
 
     public struct ParseError: Error, CustomStringConvertible, Sendable {
         public let description: String
     }
 
     public init(_ text: String) throws(ParseError) {
-        if text.hasPrefix("export:") {
+        if text.hasPrefix("botapi:") {
+            guard let chat = DestinationSpec.canonicalChat(String(text.dropFirst("botapi:".count))) else {
+                throw ParseError(description: "\(text) is not a channel; use botapi:@channel_username or botapi:-1001234567890")
+            }
+            self = .botAPI(chat: chat)
+        } else if let name = Self.webPreviewName(text) {
+            guard let chat = DestinationSpec.canonicalChat("@" + name) else {
+                throw ParseError(description: "\(text) is not a public channel name; use web:channel_username (the name in t.me/s/channel_username)")
+            }
+            self = .webPreview(channel: String(chat.dropFirst()))
+        } else if text.hasPrefix("export:") {
             let path = String(text.dropFirst("export:".count))
             guard !path.isEmpty else { throw ParseError(description: "export: needs a path, e.g. export:/data/result.json") }
             self = .desktopExport(path: normalizedPath(path))
         } else {
-            throw ParseError(description: "\(text) is not a supported source; use export:/path/to/result.json (a Telegram Desktop channel export)")
+            throw ParseError(description: "\(text) is not a supported source; use botapi:@channel (bot is admin there), web:channel (public web preview) or export:/path/to/result.json")
         }
+    }
+
+    /// `web:name`, `https://t.me/s/name` or `t.me/s/name`.
+    static func webPreviewName(_ text: String) -> String? {
+        if text.hasPrefix("web:") { return String(text.dropFirst("web:".count)) }
+        for prefix in ["https://t.me/s/", "http://t.me/s/", "t.me/s/"] where text.hasPrefix(prefix) {
+            return String(text.dropFirst(prefix.count).prefix { $0 != "/" && $0 != "?" })
+        }
+        return nil
     }
 
     public var description: String {
         switch self {
         case .desktopExport(let path): "export:\(path)"
+        case .botAPI(let chat): "botapi:\(chat)"
+        case .webPreview(let channel): "web:\(channel)"
         }
+    }
+
+    /// The chat id a web-preview route is known by: the preview shows no numeric id, so one is derived from
+    /// the username, in a range no real Bot API id uses.
+    public static func webPreviewChatID(_ channel: String) -> Int64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in channel.lowercased().utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x100_0000_01b3
+        }
+        return -9_000_000_000_000_000_000 - Int64(hash % 100_000_000_000_000_000)
     }
 }
 

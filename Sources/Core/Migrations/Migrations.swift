@@ -192,6 +192,27 @@ extension Migration {
 
             -- Flood control: a wait longer than a run can afford is stored, and the route rests until then.
             ALTER TABLE mirror.routes ADD COLUMN retry_at timestamptz, ADD COLUMN retry_reason text;
+
+            -- Edits: a post's content revision, and the revision each publication shows; publish edits the
+            -- destination while they differ.
+            ALTER TABLE mirror.posts ADD COLUMN revision integer NOT NULL DEFAULT 0;
+            ALTER TABLE mirror.publications ADD COLUMN revision integer NOT NULL DEFAULT 0;
+
+            -- Readers whose position is not a message id (the Bot API's update offset), committed with the
+            -- posts it delivered; last_success_at warns before Telegram's 24-hour update retention runs out.
+            CREATE TABLE mirror.source_cursors (
+                source text PRIMARY KEY,
+                value bigint NOT NULL,
+                last_success_at timestamptz NOT NULL DEFAULT now()
+            );
+
+            -- Message ids a lossy reader (the web preview) never saw, kept for the operator instead of skipped silently.
+            CREATE TABLE mirror.source_gaps (
+                chat_id bigint NOT NULL,
+                message_id bigint NOT NULL,
+                noted_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (chat_id, message_id)
+            );
             """),
     ]
 }

@@ -61,6 +61,9 @@ public protocol Destination: Sendable {
     func publish(_ unit: PublicationUnit, journal: any PublicationJournal) async throws -> [[String]]
     /// After a crash between publishing and recording it: whether the unit reached the destination.
     func findPublished(key: String, postIDs: [Int64], journal: any PublicationJournal) async throws -> PublishedLookup
+    /// Shows a published post's new content (its source was edited): `post` is a unit of that one post.
+    /// Returns the post's message ids after the edit.
+    func edit(_ post: PublicationUnit, journal: any PublicationJournal) async throws -> [String]
     /// Called once after each publish run with how many posts it published (the file destination then
     /// rewrites its review page).
     func finishRun(published: Int) async throws

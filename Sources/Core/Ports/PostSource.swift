@@ -9,6 +9,10 @@ public struct SourceBatch: Sendable {
     public var lastMessageID: Int64?
     /// Problems in the source that did not stop the fetch; the job logs them.
     public var warnings: [String] = []
+    /// Posts at or below the offset whose content may have changed since they were imported (edits).
+    public var edits: [SourcePost] = []
+    /// Message ids between the offset and the newest post that the source could not deliver.
+    public var gaps: [Int64] = []
 
     public init(chatID: Int64, title: String, posts: [SourcePost], lastMessageID: Int64?) {
         self.chatID = chatID
@@ -20,6 +24,12 @@ public struct SourceBatch: Sendable {
 
 /// A reader of one source channel.
 public protocol PostSource: Sendable {
-    /// Posts with a message id greater than `offset` (all posts when `offset` is `nil`).
+    /// The channel's Bot API id when the reader knows it without reading (an export learns it from its file).
+    var knownChatID: Int64? { get }
+    /// Posts with a message id greater than `offset` (all posts when `offset` is `nil`), plus edits of older ones.
     func fetch(after offset: Int64?) async throws -> SourceBatch
+}
+
+extension PostSource {
+    public var knownChatID: Int64? { nil }
 }

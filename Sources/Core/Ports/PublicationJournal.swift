@@ -38,6 +38,8 @@ public protocol PublicationJournal: Sendable {
     func abandonSend(postIDs: [Int64], step: Int) async throws
     /// The step a previous run began and never finished, if any.
     func interruptedStep(postIDs: [Int64]) async throws -> Int?
+    /// Forgets a message the destination no longer shows (an edit made the text shorter).
+    func forgetSent(postID: Int64, step: Int, seq: Int) async throws
     /// Calls made to `chat` since `since`, and the time of the oldest of them, for pacing.
     func sends(toChat chat: String, since: Date) async throws -> (count: Int, oldest: Date?)
 }
@@ -50,5 +52,6 @@ public struct NoJournal: PublicationJournal {
     public func recordSend(postIDs: [Int64], step: Int, chat: String, messages: [SentMessage]) async throws {}
     public func abandonSend(postIDs: [Int64], step: Int) async throws {}
     public func interruptedStep(postIDs: [Int64]) async throws -> Int? { nil }
+    public func forgetSent(postID: Int64, step: Int, seq: Int) async throws {}
     public func sends(toChat chat: String, since: Date) async throws -> (count: Int, oldest: Date?) { (0, nil) }
 }

@@ -63,28 +63,111 @@ public struct MirrorStore: Sendable {
     ///   which never moves backwards (an older export imported after a newer one leaves it as it was).
     public func importPosts(_ posts: [SourcePost], chatID: Int64, newOffset: Int64) async throws -> (inserted: Int, offset: Int64) {
         let payload = try JSONText(encoding: posts.map(PostRow.init))
+        return try await database.transaction { conn in try Self.insertPosts(conn, payload, chatID: chatID, newOffset: newOffset) }
+    }
+
+    /// Stores what a Bot API `getUpdates` page delivered, for every chat, and the reader's next update offset,
+    /// in one transaction: the offset is confirmed to Telegram only after its posts are safe here.
+    public func importUpdates(_ batches: [SourceBatch], cursor: String, nextOffset: Int64) async throws -> (inserted: Int, edited: Int) {
+        let payloads = try batches.map { (batch: $0, posts: try JSONText(encoding: $0.posts.map(PostRow.init)), edits: try JSONText(encoding: $0.edits.map(PostRow.init))) }
         return try await database.transaction { conn in
-            let inserted = try conn.query("""
-                WITH incoming AS (
-                    SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
-                        chat_id bigint, message_id bigint, posted_at double precision, edited_at double precision,
-                        text text, entities jsonb, media jsonb, album_id text, needs_translation boolean, link_preview jsonb)
-                ), inserted AS (
-                    INSERT INTO mirror.posts (chat_id, message_id, posted_at, edited_at, text, entities, media, album_id, needs_translation, link_preview)
-                    SELECT chat_id, message_id, to_timestamp(posted_at), to_timestamp(edited_at), text, entities, media, album_id, needs_translation, link_preview
-                    FROM incoming ORDER BY message_id
-                    ON CONFLICT (chat_id, message_id) DO NOTHING
-                    RETURNING id
-                )
-                INSERT INTO mirror.events (kind, post_id) SELECT 'fetched', id FROM inserted
-                """, [payload]).affectedRows
-            let offset: Int64 = try conn.query("""
-                INSERT INTO mirror.source_offsets (chat_id, last_message_id) VALUES ($1, $2)
-                ON CONFLICT (chat_id) DO UPDATE SET last_message_id = GREATEST(mirror.source_offsets.last_message_id, EXCLUDED.last_message_id), updated_at = now()
-                RETURNING last_message_id
-                """, [chatID, newOffset]).first!.decode("last_message_id")
-            return (inserted, offset)
+            var inserted = 0
+            var edited = 0
+            for entry in payloads {
+                if let last = entry.batch.lastMessageID {
+                    inserted += try Self.insertPosts(conn, entry.posts, chatID: entry.batch.chatID, newOffset: last).inserted
+                }
+                edited += try Self.applyEdits(conn, entry.edits)
+            }
+            try conn.query("""
+                INSERT INTO mirror.source_cursors (source, value) VALUES ($1, $2)
+                ON CONFLICT (source) DO UPDATE SET value = GREATEST(mirror.source_cursors.value, EXCLUDED.value), last_success_at = now()
+                """, [cursor, nextOffset])
+            return (inserted, edited)
         }
+    }
+
+    /// The stored position of a reader that is not a message id, and when it last fetched successfully.
+    public func cursor(_ source: String) async throws -> (value: Int64, lastSuccess: Date)? {
+        try await database.withConnection { conn in
+            guard let row = try conn.query("""
+                SELECT value, extract(epoch FROM last_success_at)::float8 AS at FROM mirror.source_cursors WHERE source = $1
+                """, [source]).first else { return nil }
+            return (try row.decode("value"), Date(timeIntervalSince1970: try row.decode("at", as: Double.self)))
+        }
+    }
+
+    /// Applies edits of already imported posts: only a changed text or formatting counts (a reaction or a view
+    /// count changes nothing). An edited post gets a new revision and loses its translations, so the next
+    /// runs translate it again and edit what was published.
+    ///
+    /// - Returns: how many posts changed.
+    public func importEdits(_ posts: [SourcePost]) async throws -> Int {
+        guard !posts.isEmpty else { return 0 }
+        let payload = try JSONText(encoding: posts.map(PostRow.init))
+        return try await database.transaction { conn in try Self.applyEdits(conn, payload) }
+    }
+
+    /// Records message ids a lossy reader could not deliver, for the operator.
+    public func recordGaps(chatID: Int64, messageIDs: [Int64]) async throws {
+        guard !messageIDs.isEmpty else { return }
+        try await database.transaction { conn in
+            let added = try conn.query("""
+                INSERT INTO mirror.source_gaps (chat_id, message_id) SELECT $1, unnest($2::bigint[]) ON CONFLICT DO NOTHING
+                """, [chatID, MetricsQuery.bucketArray(messageIDs)]).affectedRows
+            if added > 0 {
+                try Self.recordEvent(conn, kind: "gap", detail: ["chat_id": String(chatID), "message_ids": messageIDs.prefix(50).map(String.init).joined(separator: ",")])
+            }
+        }
+    }
+
+    static func insertPosts(_ conn: PostgresConnection, _ payload: JSONText, chatID: Int64, newOffset: Int64) throws -> (inserted: Int, offset: Int64) {
+        let inserted = try conn.query("""
+            WITH incoming AS (
+                SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
+                    chat_id bigint, message_id bigint, posted_at double precision, edited_at double precision,
+                    text text, entities jsonb, media jsonb, album_id text, needs_translation boolean, link_preview jsonb)
+            ), inserted AS (
+                INSERT INTO mirror.posts (chat_id, message_id, posted_at, edited_at, text, entities, media, album_id, needs_translation, link_preview)
+                SELECT chat_id, message_id, to_timestamp(posted_at), to_timestamp(edited_at), text, entities, media, album_id, needs_translation, link_preview
+                FROM incoming ORDER BY message_id
+                ON CONFLICT (chat_id, message_id) DO NOTHING
+                RETURNING id, chat_id, message_id
+            ), filled AS (
+                DELETE FROM mirror.source_gaps g USING inserted i WHERE g.chat_id = i.chat_id AND g.message_id = i.message_id
+            )
+            INSERT INTO mirror.events (kind, post_id) SELECT 'fetched', id FROM inserted
+            """, [payload]).affectedRows
+        let offset: Int64 = try conn.query("""
+            INSERT INTO mirror.source_offsets (chat_id, last_message_id) VALUES ($1, $2)
+            ON CONFLICT (chat_id) DO UPDATE SET last_message_id = GREATEST(mirror.source_offsets.last_message_id, EXCLUDED.last_message_id), updated_at = now()
+            RETURNING last_message_id
+            """, [chatID, newOffset]).first!.decode("last_message_id")
+        return (inserted, offset)
+    }
+
+    static func applyEdits(_ conn: PostgresConnection, _ payload: JSONText) throws -> Int {
+        let edited = try conn.query("""
+            WITH incoming AS (
+                SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
+                    chat_id bigint, message_id bigint, edited_at double precision, text text, entities jsonb, media jsonb,
+                    needs_translation boolean, link_preview jsonb)
+            )
+            UPDATE mirror.posts p SET text = x.text, entities = x.entities, media = x.media, needs_translation = x.needs_translation,
+                link_preview = COALESCE(x.link_preview, p.link_preview), edited_at = COALESCE(to_timestamp(x.edited_at), now()),
+                revision = p.revision + 1
+            FROM incoming x
+            WHERE p.chat_id = x.chat_id AND p.message_id = x.message_id
+              AND (p.text IS DISTINCT FROM x.text OR p.entities IS DISTINCT FROM x.entities)
+            RETURNING p.id, p.revision
+            """, [payload])
+        for row in edited {
+            let postID: Int64 = try row.decode("id")
+            try conn.query("DELETE FROM mirror.translations WHERE post_id = $1", [postID])
+            try conn.query("DELETE FROM mirror.translation_failures WHERE post_id = $1", [postID])
+            try recordEvent(conn, kind: "edited", postID: postID, detail: ["revision": String(try row.decode("revision", as: Int.self))])
+        }
+        return edited.count
     }
 
     // MARK: - Translate

@@ -52,6 +52,12 @@ public struct StoredPublicationJournal: PublicationJournal {
         }
     }
 
+    public func forgetSent(postID: Int64, step: Int, seq: Int) async throws {
+        try await database.transaction { [routeID] conn in
+            try conn.query("DELETE FROM mirror.sent_messages WHERE route_id = $1 AND post_id = $2 AND step = $3 AND seq = $4", [routeID, postID, step, seq])
+        }
+    }
+
     public func sends(toChat chat: String, since: Date) async throws -> (count: Int, oldest: Date?) {
         // One call may produce several rows (an album): count calls, not messages.
         let row = try await database.withConnection { conn in
@@ -74,6 +80,49 @@ public struct StoredPublicationJournal: PublicationJournal {
 }
 
 extension MirrorStore {
+    /// A published post whose source was edited after it went out, with what it should show now.
+    public struct PendingEdit: Sendable {
+        public var item: PublicationUnit.Item
+        public var revision: Int
+    }
+
+    /// Published posts of a route showing an older revision than their source, whose new content is ready
+    /// (translated, or needing no translation), oldest first.
+    public func pendingEdits(route: Route, chatID: Int64, limit: Int = 200) async throws -> [PendingEdit] {
+        let rows = try await database.withConnection { conn in
+            try conn.query("""
+                SELECT p.id, p.message_id, extract(epoch FROM p.posted_at)::float8 AS posted_at, extract(epoch FROM p.edited_at)::float8 AS edited_at,
+                       p.text, p.entities, p.media, p.album_id, p.link_preview, p.needs_translation, p.revision, t.text AS t_text, t.entities AS t_entities
+                FROM mirror.publications x
+                JOIN mirror.posts p ON p.id = x.post_id
+                LEFT JOIN mirror.translations t ON t.post_id = p.id AND t.target_lang = $3
+                WHERE x.route_id = $1 AND p.chat_id = $2 AND x.state = 'published' AND x.revision < p.revision
+                  AND (NOT p.needs_translation OR t.post_id IS NOT NULL)
+                ORDER BY p.message_id LIMIT $4
+                """, [route.id, chatID, route.spec.targetLanguage.description, limit])
+        }
+        return try rows.map { row in
+            let source = SourcePost(
+                chatID: chatID, messageID: try row.decode("message_id"), date: Date(timeIntervalSince1970: try row.decode("posted_at", as: Double.self)),
+                editDate: try row.decodeIfPresent("edited_at", as: Double.self).map { Date(timeIntervalSince1970: $0) },
+                content: FormattedText(text: try row.decode("text"), entities: try row.decodeJSON("entities")), media: try row.decodeJSON("media"),
+                albumID: try row.decodeIfPresent("album_id"), linkPreview: try row.decodeJSONIfPresent("link_preview"))
+            let content: FormattedText = try row.decode("needs_translation", as: Bool.self)
+                ? FormattedText(text: try row.decode("t_text"), entities: try row.decodeJSON("t_entities")) : source.content
+            return PendingEdit(item: .init(postID: try row.decode("id"), source: source, content: content), revision: try row.decode("revision"))
+        }
+    }
+
+    /// Records that the destination shows `revision` of the post now, with an event.
+    public func markEdited(routeID: Int64, postID: Int64, revision: Int, destinationIDs: [String]) async throws {
+        try await database.transaction { conn in
+            try conn.query("""
+                UPDATE mirror.publications SET revision = $3, destination_ids = $4::jsonb, updated_at = now() WHERE route_id = $1 AND post_id = $2
+                """, [routeID, postID, revision, try JSONText(encoding: destinationIDs)])
+            try Self.recordEvent(conn, kind: "edit_published", routeID: routeID, postID: postID, detail: ["revision": String(revision)])
+        }
+    }
+
     /// The journal of `routeID`'s publications.
     public func journal(routeID: Int64) -> StoredPublicationJournal {
         StoredPublicationJournal(database: database, routeID: routeID)

@@ -31,17 +31,30 @@ public struct FileDestination: Destination {
         try await findPublished(key: key).map { .arrived($0.map { [$0] }) } ?? .missing
     }
 
+    /// An edit appends the post's new version as a record of its own, so the journal keeps every version.
+    public func edit(_ post: PublicationUnit, journal: any PublicationJournal) async throws -> [String] {
+        let ids = post.items.map { "\(post.key)#\($0.source.editDate.map { String(Int($0.timeIntervalSince1970)) } ?? "edit")" }
+        var record = PublicationRecord(unit: post, destinationIDs: ids, publishedAt: Date())
+        // Its own key, so reconciling the original unit never mistakes the edit for it.
+        record.key += "/edit"
+        try append(try Self.line(record))
+        return ids
+    }
+
     /// Appends the unit's record and returns one id per item.
     public func publish(_ unit: PublicationUnit) async throws -> [String] {
         let ids = unit.items.indices.map { "\(unit.key)#\($0 + 1)" }
-        let record = PublicationRecord(unit: unit, destinationIDs: ids, publishedAt: Date())
+        try append(try Self.line(PublicationRecord(unit: unit, destinationIDs: ids, publishedAt: Date())))
+        return ids
+    }
+
+    static func line(_ record: PublicationRecord) throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601
         var line = try encoder.encode(record)
         line.append(UInt8(ascii: "\n"))
-        try append(line)
-        return ids
+        return line
     }
 
     /// The ids of the last complete record for `key`, or `nil` when the unit is not in the journal file.

@@ -76,6 +76,14 @@ public struct BotAPIClient: Sendable {
         SecretRedactor.shared.register(settings.botToken)
     }
 
+    /// Calls `method` and returns the whole response body when Telegram answered `ok: true`.
+    public func raw(_ method: String, _ parameters: [String: JSONValue], timeout: Duration = .seconds(60)) async throws -> Data {
+        let response = try await http.send(try .json("\(baseURL)/bot\(token)/\(method)", JSONValue.object(parameters), timeout: timeout))
+        if let error = BotAPIError.decode(response.body) { throw error }
+        guard response.status == 200 else { throw BotAPIError(code: response.status, description: "HTTP \(response.status) without a Bot API body") }
+        return response.body
+    }
+
     /// Calls `method` and decodes its `result`.
     ///
     /// - Throws: ``BotAPIError`` when Telegram refused the call, ``BotAPIUnreadableResponse`` when its answer

@@ -66,6 +66,81 @@ public struct TelegramDestination: Destination {
 
     public func finishRun(published: Int) async throws {}
 
+    // MARK: - Edits
+
+    /// Edits the messages of a published post in place.
+    ///
+    /// The rule: the post's new text is cut exactly as a new post would be; message *i* of the post is edited to
+    /// show chunk *i* (its caption for a media message), and a message already showing that chunk gets no call.
+    /// When the new text needs more messages, the extra chunks are sent as replies to the post's first
+    /// message (the channel has moved on, so they cannot sit beside it); when it needs fewer, the surplus
+    /// messages are deleted. "Message is not modified" counts as done.
+    public func edit(_ post: PublicationUnit, journal: any PublicationJournal) async throws -> [String] {
+        guard let item = post.items.first else { return [] }
+        let sent = try await journal.sentMessages(postIDs: [item.postID]).filter { $0.postID == item.postID }
+        guard let first = sent.first else {
+            logger.notice("edited post has no message in the channel (it had nothing Telegram could carry); nothing to edit", ["message_id": item.source.messageID])
+            return []
+        }
+        let isMedia = first.role == "caption" || first.role == "media"
+        let chunks = isMedia ? TelegramPlan.captionChunks(item.content) : TelegramPlan.textChunks(item.content)
+        guard isMedia || !chunks.isEmpty else {
+            logger.warning("edited post has no text left; its messages are left as they were", ["message_id": item.source.messageID])
+            return sent.map { String($0.messageID) }
+        }
+        var kept: [SentMessage] = []
+        for (index, message) in sent.enumerated() {
+            guard index < max(chunks.count, 1) else {
+                try await call("deleteMessage", ["chat_id": chatParameter, "message_id": .int(message.messageID)], journal: journal)
+                try await journal.forgetSent(postID: item.postID, step: message.step, seq: message.seq)
+                continue
+            }
+            let target = index < chunks.count ? chunks[index] : FormattedText(text: "")
+            var updated = message
+            if target.contentHash != message.contentHash {
+                var parameters: [String: JSONValue] = ["chat_id": chatParameter, "message_id": .int(message.messageID)]
+                let caption = index == 0 && isMedia
+                parameters[caption ? "caption" : "text"] = .string(target.text)
+                if !target.entities.isEmpty { parameters[caption ? "caption_entities" : "entities"] = try JSONValue(encoding: target.entities) }
+                if !caption, let preview = index == 0 ? TelegramPlan.preview(item.source.linkPreview, for: target, index: 0) : LinkPreview(isDisabled: true) {
+                    parameters["link_preview_options"] = try JSONValue(encoding: preview)
+                }
+                try await call(caption ? "editMessageCaption" : "editMessageText", parameters, journal: journal)
+                updated.contentHash = target.contentHash
+                try await journal.recordSend(postIDs: [item.postID], step: message.step, chat: chat, messages: [updated])
+            }
+            kept.append(updated)
+        }
+        var nextStep = (sent.map(\.step).max() ?? 0) + 1
+        for chunk in chunks.dropFirst(sent.count) {
+            let planned = PlannedCall(kind: .text(chunk, preview: LinkPreview(isDisabled: true)), postIDs: [item.postID], replyToStep: nil, role: "continuation")
+            kept += try await send(planned, step: nextStep, replyTo: first.messageID, postIDs: [item.postID], journal: journal)
+            nextStep += 1
+        }
+        return kept.map { String($0.messageID) }
+    }
+
+    /// An edit or delete: repeating it is harmless, so it is not journaled; flood control applies as to sends.
+    private func call(_ method: String, _ parameters: [String: JSONValue], journal: any PublicationJournal) async throws {
+        while true {
+            try await pace(journal)
+            do {
+                _ = try await client.call(method, parameters, as: JSONValue.self)
+                return
+            } catch let error as BotAPIError where error.isNotModified {
+                return
+            } catch let error as BotAPIError where error.code == 429 {
+                try await waitOrRest(.seconds(max(1, error.retryAfter ?? 5)), reason: "Telegram flood control (429, retry after \(error.retryAfter ?? 5) s)")
+            } catch let error as BotAPIError where method == "deleteMessage" && error.code == 400 {
+                // Already gone (deleted by an admin, or older than 48 hours for a bot): nothing left to remove.
+                logger.notice("surplus message could not be deleted; left as it is", ["error": error.description])
+                return
+            } catch let error as BotAPIError {
+                throw Self.classify(error, chat: chat)
+            }
+        }
+    }
+
     // MARK: - Calls
 
     /// Makes one planned call, waiting out pacing and short flood waits, and journals it.
