@@ -20,7 +20,7 @@ import Foundation
 /// for a longer wait than the run can afford rests the route until then (`retry_at`).
 public struct PublishJob: Job {
     public static let name = "publish"
-    public static let counters = ["published", "edited", "waiting", "parked", "in_flight", "set_aside", "resting"]
+    public static let counters = ["published", "edits_published", "waiting", "parked", "in_flight", "set_aside", "resting"]
     let pageSize: Int
     let staleAfter: Duration
     /// How long the newest album of a source must be quiet before it is taken as complete.
@@ -121,7 +121,7 @@ public struct PublishJob: Job {
             do {
                 let ids = try await destination.edit(unit, journal: journal)
                 try await context.store.markEdited(routeID: route.id, postID: pending.item.postID, revision: pending.revision, destinationIDs: ids)
-                summary["edited"] += 1
+                summary["edits_published"] += 1
             } catch let rejected as UnitRejected {
                 try await context.store.markEdited(routeID: route.id, postID: pending.item.postID, revision: pending.revision,
                                                    destinationIDs: try await journal.sentMessages(postIDs: [pending.item.postID]).map { String($0.messageID) })
