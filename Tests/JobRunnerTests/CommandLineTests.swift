@@ -17,7 +17,7 @@ import Core
         }
     }
 
-    @Test(arguments: ["fetch", "translate-pending", "publish", "aggregate-analytics", "all", "status", "report", "retry", "skip", "migrate"])
+    @Test(arguments: ["fetch", "translate-pending", "publish", "aggregate-analytics", "all", "status", "report", "retry", "skip", "migrate", "doctor"])
     func everyCommandHasHelp(command: String) throws {
         let out = try run([command, "--help"])
         #expect(out.status == 0)

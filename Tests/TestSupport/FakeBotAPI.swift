@@ -42,6 +42,10 @@ public final class FakeBotAPI: @unchecked Sendable {
     private var updates: [[String: Any]] = []
     /// The source channel `getChat` resolves `@name` to.
     public var knownChats: [String: Int64] = [:]
+    /// The bot's status in chats other than its channel (where it is an admin allowed to post).
+    public var memberships: [String: (status: String, canPost: Bool)] = [:]
+    /// A webhook URL makes `getUpdates` unusable, as on Telegram.
+    public var webhookURL = ""
 
     public var baseURL: String { server.baseURL }
     public var recordedCalls: [Call] { lock.withLock { calls } }
@@ -122,6 +126,11 @@ public final class FakeBotAPI: @unchecked Sendable {
             updates.removeAll { (($0["update_id"] as? NSNumber)?.int64Value ?? 0) < offset }
             let limit = (p["limit"] as? NSNumber)?.intValue ?? 100
             return ok(Array(updates.prefix(limit)))
+        }
+        if method == "getWebhookInfo" { return ok(["url": webhookURL, "pending_update_count": updates.count]) }
+        if method == "getChatMember", let chat = p["chat_id"].map({ "\($0)" }) {
+            let (status, canPost) = memberships[chat] ?? (chat == self.chat ? ("administrator", true) : ("left", false))
+            return ok(["status": status, "can_post_messages": canPost, "user": ["id": 123456789, "is_bot": true, "first_name": "Mirror"]])
         }
         if method == "getChat", let name = p["chat_id"] as? String, let id = knownChats[name.lowercased()] {
             return ok(["id": id, "type": "channel", "title": "Source"])

@@ -14,6 +14,7 @@ struct Invocation: Equatable {
         case retry
         case skip
         case migrate
+        case doctor
 
         /// Pipeline stages: they may loop with `--every` and need the full configuration.
         var isJob: Bool { [.fetch, .translatePending, .publish, .aggregateAnalytics, .all].contains(self) }
@@ -97,7 +98,7 @@ struct Invocation: Equatable {
         case .status: ["--json"]
         case .report: ["--since", "--format"]
         case .retry, .skip: ["--route"]
-        case .migrate: []
+        case .migrate, .doctor: []
         }
         if let misplaced = seen.subtracting(allowed).subtracting(["--help"]).sorted().first {
             throw UsageError(description: "\(misplaced) cannot be used with \(command.rawValue)")
@@ -170,6 +171,7 @@ enum HelpText {
         (.retry, "make a parked or skipped post eligible again: retry POST_ID [--route ID]"),
         (.skip, "never publish a post (its whole album): skip POST_ID [--route ID]"),
         (.migrate, "create or update the database schema"),
+        (.doctor, "check the deployment: configuration, database, Telegram token and rights (changes nothing)"),
     ]
 
     static var general: String {
@@ -202,6 +204,16 @@ enum HelpText {
                 USAGE: JobRunner migrate
 
                 \(summary). Safe to run from several processes at once; needs only DATABASE_URL.
+
+                """
+        case .doctor:
+            return """
+                USAGE: JobRunner doctor
+
+                \(summary). One line per check, ✓ or ✗ with the fix; exit 1 when any check fails. Checks: the
+                configuration, the database and its schema, and for Telegram routes the bot token (getMe), the
+                bot's rights in every destination and source channel (getChatMember) and, for botapi: sources,
+                that no webhook takes the updates. Sends no message.
 
                 """
         case .status:

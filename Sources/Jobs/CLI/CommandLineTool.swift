@@ -31,6 +31,13 @@ public enum CommandLineTool {
             if command == .migrate {
                 return try await migrate()
             }
+            if command == .doctor {
+                let config = try Config.load()
+                let logger = Logger(level: config.logLevel).with("job", "doctor")
+                let checks = await Doctor(context: JobContext.live(config: config, logger: logger, stop: StopSignal())).run()
+                for check in checks { print(SecretRedactor.shared.redact(check.line)) }
+                return checks.allSatisfy(\.ok) ? .success : .failure
+            }
             if !command.isJob {
                 return try await OperatorCommand.run(invocation)
             }
@@ -57,7 +64,7 @@ public enum CommandLineTool {
         case .translatePending: TranslatePendingJob()
         case .publish: PublishJob()
         case .aggregateAnalytics: AggregateAnalyticsJob()
-        case .all, .migrate, .status, .report, .retry, .skip: Pipeline()
+        case .all, .migrate, .status, .report, .retry, .skip, .doctor: Pipeline()
         }
     }
 

@@ -1,0 +1,96 @@
+import Core
+import Foundation
+
+/// `doctor`: checks a deployment end to end and says, for each check, whether it holds and how to fix it.
+///
+/// Makes no change anywhere and sends nothing to any channel: the database is queried, the Bot API is asked
+/// `getMe`, `getChatMember` and `getWebhookInfo`.
+public struct Doctor: Sendable {
+    public struct Check: Sendable, Equatable {
+        public var ok: Bool
+        public var title: String
+        /// What to do when the check fails.
+        public var fix: String?
+        public var line: String { ok ? "✓ \(title)" : "✗ \(title)" + (fix.map { " — \($0)" } ?? "") }
+    }
+
+    let context: JobContext
+
+    public init(context: JobContext) {
+        self.context = context
+    }
+
+    /// Every check, in order; checks that depend on a failed one are left out.
+    public func run() async -> [Check] {
+        var checks = [Check(ok: true, title: "configuration complete (\(Config.variables.count) variables known)", fix: nil)]
+        let routes: [RouteSpec]
+        do {
+            let version: String = try await context.store.database.withConnection { conn in
+                try conn.query("SELECT current_setting('server_version') AS v").first!.decode("v")
+            }
+            checks.append(Check(ok: true, title: "database reachable (PostgreSQL \(version))", fix: nil))
+            do {
+                try await SchemaCheck.ensureCurrent(context.store.database)
+                checks.append(Check(ok: true, title: "database schema current (version \(Migration.all.last?.version ?? 0))", fix: nil))
+                routes = [context.config.defaultRoute] + (try await context.store.routes().map(\.route.spec).filter { $0 != context.config.defaultRoute })
+            } catch {
+                checks.append(Check(ok: false, title: "database schema current", fix: String(describing: error)))
+                routes = [context.config.defaultRoute]
+            }
+        } catch {
+            checks.append(Check(ok: false, title: "database reachable", fix: "\(error); check DATABASE_URL (host, port, password, sslmode)"))
+            routes = [context.config.defaultRoute]
+        }
+
+        let destinations = Set(routes.compactMap { route -> String? in if case .telegram(let chat) = route.destination { chat } else { nil } })
+        let sources = Set(routes.compactMap { route -> String? in if case .botAPI(let chat) = route.source { chat } else { nil } })
+        guard !destinations.isEmpty || !sources.isEmpty else { return checks }
+        guard let telegram = context.config.telegram else {
+            checks.append(Check(ok: false, title: "Telegram bot token set", fix: "set TELEGRAM_BOT_TOKEN to the token @BotFather gave"))
+            return checks
+        }
+        let client = BotAPIClient(settings: telegram, http: context.http)
+        struct Me: Decodable { var id: Int64; var username: String? }
+        let me: Me
+        do {
+            me = try await client.call("getMe", [:], timeout: .seconds(20), as: Me.self)
+            checks.append(Check(ok: true, title: "Telegram bot token valid (@\(me.username ?? String(me.id)))", fix: nil))
+        } catch {
+            checks.append(Check(ok: false, title: "Telegram bot token valid", fix: "\(error); set TELEGRAM_BOT_TOKEN to the token @BotFather gave"))
+            return checks
+        }
+        for chat in destinations.sorted() {
+            checks.append(await rights(client, bot: me.id, chat: chat, post: true))
+        }
+        for chat in sources.sorted() {
+            checks.append(await rights(client, bot: me.id, chat: chat, post: false))
+        }
+        if !sources.isEmpty {
+            struct Webhook: Decodable { var url: String }
+            if let hook = try? await client.call("getWebhookInfo", [:], timeout: .seconds(20), as: Webhook.self), !hook.url.isEmpty {
+                checks.append(Check(ok: false, title: "bot updates free for getUpdates",
+                                    fix: "the bot has a webhook, so getUpdates cannot read its updates; remove it with deleteWebhook or use another bot"))
+            } else {
+                checks.append(Check(ok: true, title: "bot updates free for getUpdates (no webhook)", fix: nil))
+            }
+        }
+        return checks
+    }
+
+    /// Whether the bot is an admin of `chat`, allowed to post there when `post`.
+    private func rights(_ client: BotAPIClient, bot: Int64, chat: String, post: Bool) async -> Check {
+        struct Member: Decodable {
+            var status: String
+            var can_post_messages: Bool?
+        }
+        let title = post ? "bot may post in \(chat)" : "bot is an admin of source \(chat) (receives its posts)"
+        let chatID: JSONValue = Int64(chat).map(JSONValue.int) ?? .string(chat)
+        do {
+            let member = try await client.call("getChatMember", ["chat_id": chatID, "user_id": .int(bot)], timeout: .seconds(20), as: Member.self)
+            let ok = member.status == "creator" || (member.status == "administrator" && (!post || member.can_post_messages != false))
+            return Check(ok: ok, title: title, fix: ok ? nil : "the bot is \(member.status) there; make it an admin of \(chat)" + (post ? " with the right to post messages" : ""))
+        } catch {
+            return Check(ok: false, title: title, fix: "\(error); add the bot to \(chat) as an admin" + (post ? " allowed to post messages" : ""))
+        }
+    }
+}
