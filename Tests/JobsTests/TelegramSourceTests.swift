@@ -177,6 +177,8 @@ import TestSupport
                 try conn.query("SELECT message_id FROM mirror.source_gaps ORDER BY message_id").map { try $0.decode("message_id", as: Int64.self) }
             }
             #expect(gaps == [516, 517, 518, 530])
+            let status = try await MirrorStore(database: h.database).status(maxAttempts: 5)
+            #expect(status.routes[0].gaps == 4 && status.text().contains("4 message id(s) never seen in the source (gaps): 516, 517, 518, 530"))
             #expect(try await h.count("SELECT last_message_id::int AS n FROM mirror.source_offsets") == 539)
         }
     }

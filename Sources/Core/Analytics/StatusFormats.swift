@@ -33,6 +33,18 @@ extension StatusSnapshot {
             for post in route.publishing {
                 out += "  publishing post \(post.postID) (message \(post.messageID)) since \(age(post.since))\n"
             }
+            for post in route.setAside {
+                out += "  set aside post \(post.postID) (message \(post.messageID)), \(age(post.since)): \(post.reason ?? "")\n"
+            }
+            if !route.setAside.isEmpty {
+                out += "    check the channel: `JobRunner retry POST_ID` sends what is missing again; `JobRunner skip POST_ID` accepts it as it is\n"
+            }
+            if let until = route.restingUntil {
+                out += "  resting until \(Format.timestamp(until)): \(route.restingReason ?? "flood control")\n"
+            }
+            if route.gaps > 0 {
+                out += "  \(route.gaps) message id(s) never seen in the source (gaps): \(route.gapIDs.prefix(20).map(String.init).joined(separator: ", "))\(route.gaps > 20 ? ", …" : "")\n"
+            }
         }
         out += "\njobs (last run of each):\n"
         if jobs.isEmpty { out += "  none recorded yet\n" }

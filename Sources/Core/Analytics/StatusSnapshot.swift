@@ -30,6 +30,15 @@ public struct StatusSnapshot: Sendable, Codable {
         public var parked: [StuckPost]
         /// Posts marked `publishing`: a run is sending them, or one stopped while it did.
         public var publishing: [StuckPost]
+        /// Publications set aside for the operator: `uncertain` (a send cut off without an answer) or `failed`
+        /// (the destination refused it); `reason` starts with the state.
+        public var setAside: [StuckPost]
+        /// The route rests after flood control until then, and why.
+        public var restingUntil: Date?
+        public var restingReason: String?
+        /// Message ids the source could not deliver (web preview gaps), and the first of them.
+        public var gaps: Int
+        public var gapIDs: [Int64]
     }
 
     public struct StuckPost: Sendable, Codable {
@@ -61,7 +70,8 @@ extension MirrorStore {
             var routes: [StatusSnapshot.RouteStatus] = []
             for row in try conn.query("""
                 SELECT r.id, r.source, r.destination, r.target_lang, r.enabled, r.source_chat_id,
-                       o.last_message_id, o.updated_at AS last_fetch_at
+                       o.last_message_id, o.updated_at AS last_fetch_at,
+                       CASE WHEN r.retry_at > now() THEN r.retry_at END AS resting_until, r.retry_reason
                 FROM mirror.routes r LEFT JOIN mirror.source_offsets o ON o.chat_id = r.source_chat_id
                 ORDER BY r.id
                 """) {
@@ -107,6 +117,18 @@ extension MirrorStore {
                     """, [id, listLimit]).map { row in
                     StatusSnapshot.StuckPost(postID: try row.decode("id"), messageID: try row.decode("message_id"), since: try row.decode("updated_at"))
                 }
+                let setAside = try conn.query("""
+                    SELECT p.id, p.message_id, x.updated_at, x.state || ': ' || COALESCE(x.note, '') AS reason
+                    FROM mirror.publications x JOIN mirror.posts p ON p.id = x.post_id
+                    WHERE x.route_id = $1 AND x.state IN ('uncertain', 'failed') ORDER BY p.message_id LIMIT $2
+                    """, [id, listLimit]).map { row in
+                    StatusSnapshot.StuckPost(postID: try row.decode("id"), messageID: try row.decode("message_id"), since: try row.decode("updated_at"),
+                                             reason: try row.decode("reason"))
+                }
+                let gapIDs = try conn.query(
+                    "SELECT message_id FROM mirror.source_gaps WHERE chat_id = $1 ORDER BY message_id LIMIT $2", [chatID, listLimit]
+                ).map { try $0.decode("message_id", as: Int64.self) }
+                let gaps: Int = try conn.query("SELECT count(*)::int AS n FROM mirror.source_gaps WHERE chat_id = $1", [chatID]).first!.decode("n")
                 routes.append(StatusSnapshot.RouteStatus(
                     id: id, source: try row.decode("source"), destination: try row.decode("destination"), targetLanguage: lang,
                     enabled: try row.decode("enabled"), sourceChatID: chatID,
@@ -114,7 +136,9 @@ extension MirrorStore {
                     awaitingTranslation: try counts.decode("awaiting_translation"), awaitingPublication: try counts.decode("awaiting_publication"),
                     published: try counts.decode("published"), skipped: try counts.decode("skipped"),
                     oldestWaitingSeconds: try counts.decodeIfPresent("oldest_age"), oldestWaitingPostID: try counts.decodeIfPresent("oldest_id"),
-                    parked: parked, publishing: publishing))
+                    parked: parked, publishing: publishing, setAside: setAside,
+                    restingUntil: try row.decodeIfPresent("resting_until"), restingReason: try row.decodeIfPresent("retry_reason"),
+                    gaps: gaps, gapIDs: gapIDs))
             }
             let jobs = try conn.query("""
                 SELECT DISTINCT ON (job) job, host, pid, started_at, finished_at, outcome, summary, error
