@@ -86,7 +86,8 @@ extension FakeBotAPI.Message {
         return entities.map { e in
             let offset = (e["offset"] as! NSNumber).intValue
             let length = (e["length"] as! NSNumber).intValue
-            return "\(e["type"] as! String):\(text.substring(utf16: offset..<(offset + length)) ?? "<invalid>")"
+            let url = (e["url"] as? String).map { " -> " + $0 } ?? ""
+            return "\(e["type"] as! String):\(text.substring(utf16: offset..<(offset + length)) ?? "<invalid>")\(url)"
         }
     }
 }

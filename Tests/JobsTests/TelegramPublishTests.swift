@@ -355,7 +355,9 @@ import TestSupport
                         // TDesktop writes an expandable quote as a collapsed blockquote.
                         let type = part["type"] as! String == "blockquote" && part["collapsed"] as? Bool == true ? "expandable_blockquote" : part["type"] as! String
                         guard type != "plain", !(part["text"] as! String).isEmpty else { return nil }
-                        return "\(kindNames[type] ?? type):\(part["text"] as! String)"
+                        // B13: a text link's target goes out byte for byte.
+                        let url = type == "text_link" ? " -> " + (part["href"] as! String) : ""
+                        return "\(kindNames[type] ?? type):\(part["text"] as! String)\(url)"
                     }
                     #expect(byID[dest]!.entityTexts == expected, "message \(messageID)")
                     compared += 1
