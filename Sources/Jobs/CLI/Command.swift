@@ -221,7 +221,8 @@ enum HelpText {
                 USAGE: JobRunner status [--json]
 
                 Per route: posts waiting for translation and for publication, the age of the oldest waiting post,
-                parked posts with their last error, posts marked publishing; each job's last run and outcome;
+                parked posts with their last error, posts marked publishing, publications set aside (uncertain or
+                refused by the destination) with the reason, a flood-control rest, source gaps; each job's last run and outcome;
                 hours not yet rolled up. Needs only DATABASE_URL.
 
                 OPTIONS:
@@ -249,7 +250,7 @@ enum HelpText {
                 USAGE: JobRunner \(command.rawValue) POST_ID [--route ID]
 
                 \(command == .retry
-                    ? "Clears the post's failed attempts and any skip, so the next runs translate and publish it."
+                    ? "Clears the post's failed attempts, a skip, or an uncertain or refused publication, so the next runs translate and publish it."
                     : "Marks the post as never to be published; posts already published stay as they are.")
                 Acts on the post's whole album, on every route that reads its channel unless --route names one.
                 The post ids are those `JobRunner status` shows. Recorded as an event. Needs only DATABASE_URL.
