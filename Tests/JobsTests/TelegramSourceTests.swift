@@ -33,10 +33,13 @@ import TestSupport
             for part in ["part1", "part2"] {
                 fake.enqueueUpdates(fromResponse: try Data(contentsOf: Paths.fixture("bot_api_updates/getUpdates_channel_posts_zh_url_entities_\(part).json")))
             }
+            // A post of a chat no route reads (the bot is admin elsewhere too) is confirmed but not mirrored.
+            fake.enqueueUpdate(["update_id": 500_676_846, "channel_post": ["message_id": 9, "date": 1_529_760_000, "text": "elsewhere",
+                                                                          "chat": ["id": -1_009_999_999_999, "title": "Other", "type": "channel"]]])
             let run = try await Pipeline().run(try botContext(h, fake: fake))
             #expect(run.outcome == "ok" && run["fetched"] == 5 && run["published"] == 5)
             // B29: the next offset (last update_id + 1) is stored, in the database, with the posts.
-            #expect(try await h.count("SELECT value::bigint AS n FROM mirror.source_cursors") == 500_676_846)
+            #expect(try await h.count("SELECT value::bigint AS n FROM mirror.source_cursors") == 500_676_847)
             let texts = try ["part1", "part2"].flatMap { part -> [String] in
                 let root = try JSONSerialization.jsonObject(with: Data(contentsOf: Paths.fixture("bot_api_updates/getUpdates_channel_posts_zh_url_entities_\(part).json"))) as! [String: Any]
                 return (root["result"] as! [[String: Any]]).map { ($0["channel_post"] as! [String: Any])["text"] as! String }
@@ -49,7 +52,7 @@ import TestSupport
             let again = try await Pipeline().run(try botContext(h, fake: fake))
             #expect(again["fetched"] == 0 && again["published"] == 0)
             let offsets = fake.recordedCalls.filter { $0.method == "getUpdates" }.map { ($0.parameters["offset"] as? NSNumber)?.int64Value }
-            #expect(offsets.first! == nil && offsets.dropFirst().allSatisfy { $0 == 500_676_846 })
+            #expect(offsets.first! == nil && offsets.dropFirst().allSatisfy { $0 == 500_676_847 })
         }
     }
 
@@ -68,11 +71,18 @@ import TestSupport
             let edits = fake.recordedCalls.filter { $0.method == "editMessageText" }
             #expect(edits.count == 1 && (edits[0].parameters["message_id"] as? NSNumber)?.int64Value == published.id)
             #expect(fake.channelMessages.map(\.text) == ["[→en] " + full])
+            // "Message is not modified" is success: here the journal's fingerprint is stale, so the same text is sent.
+            try await h.database.withConnection { conn in try conn.query("UPDATE mirror.sent_messages SET content_hash = 'stale'") }
+            try await h.database.withConnection { conn in try conn.query("UPDATE mirror.posts SET revision = revision + 1") }
+            let notModified = try await PublishJob().run(try botContext(h, fake: fake, translator: PseudoTranslator()))
+            #expect(notModified.outcome == "ok" && notModified["edits_published"] == 1)
+            #expect(fake.recordedCalls.filter { $0.method == "editMessageText" }.count == 2)
+            #expect(try await h.count("SELECT count(*)::int AS n FROM mirror.sent_messages WHERE content_hash = 'stale'") == 0)
             // B33: an edit that changes only reactions (same text) is no edit at all.
             fake.enqueueUpdate(Self.post(700, updateID: 3, text: full, edited: 1_700_000_090))
             let same = try await Pipeline().run(try botContext(h, fake: fake, translator: PseudoTranslator()))
             #expect(same["edited"] == 0 && same["edits_published"] == 0)
-            #expect(fake.recordedCalls.filter { $0.method.hasPrefix("edit") }.count == 1)
+            #expect(fake.recordedCalls.filter { $0.method.hasPrefix("edit") }.count == 2)
         }
     }
 
