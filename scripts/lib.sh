@@ -7,11 +7,13 @@ LOCAL="$ROOT/.local"
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
-# Installs the Debian packages the build needs (headers for libpq, libcurl, zlib) when they are missing.
+# Installs the Debian packages the build needs (headers for libpq, libcurl, zlib) when they are missing,
+# plus any extra packages named as arguments (the tests add pgbouncer and shellcheck).
+# shellcheck disable=SC2120 # the extra packages are optional
 ensure_system_packages() {
     local missing=()
     local pkg
-    for pkg in libpq-dev libcurl4-openssl-dev zlib1g-dev python3 python3-pip; do
+    for pkg in libpq-dev libcurl4-openssl-dev zlib1g-dev python3 python3-pip "$@"; do
         dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
     done
     # python3/pip may come from elsewhere (pyenv); only the headers must be Debian's.
@@ -99,4 +101,43 @@ create_database() {
     local sock="$1" name="$2"
     as_pg "$PG_BIN/psql" -h "$sock" -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$name'" | grep -q 1 \
         || as_pg "$PG_BIN/createdb" -h "$sock" -U postgres "$name"
+}
+
+# start_pgbouncer DIR SOCKET_DIR_OF_POSTGRES: PgBouncer in transaction mode (as Supabase's Supavisor on port
+# 6543) on a unix socket in DIR, in front of the PostgreSQL listening in SOCKET_DIR_OF_POSTGRES.
+start_pgbouncer() {
+    local dir="$1" upstream="$2"
+    mkdir -p "$dir"
+    printf '"postgres" ""\n' >"$dir/userlist.txt"
+    cat >"$dir/pgbouncer.ini" <<INI
+[databases]
+* = host=$upstream
+[pgbouncer]
+listen_addr =
+listen_port = 6432
+unix_socket_dir = $dir
+auth_type = trust
+auth_file = $dir/userlist.txt
+pool_mode = transaction
+max_client_conn = 500
+default_pool_size = 20
+ignore_startup_parameters = extra_float_digits,options
+logfile = $dir/pgbouncer.log
+pidfile = $dir/pgbouncer.pid
+INI
+    [ "$(id -u)" -eq 0 ] && chown -R postgres "$dir"
+    # PgBouncer refuses to run as root.
+    as_pg pgbouncer -d "$dir/pgbouncer.ini" >/dev/null 2>&1 || { tail -n 20 "$dir/pgbouncer.log" >&2; die "PgBouncer did not start (log above)"; }
+    local tries=0
+    while [ "$tries" -lt 50 ]; do
+        [ -S "$dir/.s.PGSQL.6432" ] && return 0
+        sleep 0.1
+        tries=$((tries + 1))
+    done
+    die "PgBouncer did not open its socket in $dir"
+}
+
+stop_pgbouncer() {
+    local dir="$1"
+    if [ -f "$dir/pgbouncer.pid" ]; then kill "$(cat "$dir/pgbouncer.pid")" 2>/dev/null || true; fi
 }

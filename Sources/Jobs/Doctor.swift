@@ -23,7 +23,7 @@ public struct Doctor: Sendable {
     /// Every check, in order; checks that depend on a failed one are left out.
     public func run() async -> [Check] {
         var checks = [Check(ok: true, title: "configuration complete (\(Config.variables.count) variables known)", fix: nil)]
-        let routes: [RouteSpec]
+        var routes: [RouteSpec] = []
         do {
             let version: String = try await context.store.database.withConnection { conn in
                 try conn.query("SELECT current_setting('server_version') AS v").first!.decode("v")
@@ -33,6 +33,7 @@ public struct Doctor: Sendable {
                 try await SchemaCheck.ensureCurrent(context.store.database)
                 checks.append(Check(ok: true, title: "database schema current (version \(Migration.all.last?.version ?? 0))", fix: nil))
                 routes = [context.config.defaultRoute] + (try await context.store.routes().map(\.route.spec).filter { $0 != context.config.defaultRoute })
+                checks.append((try? await pgvector()) ?? Check(ok: false, title: "pgvector enabled", fix: "could not read pg_extension; check the database role's rights"))
             } catch {
                 checks.append(Check(ok: false, title: "database schema current", fix: String(describing: error)))
                 routes = [context.config.defaultRoute]
@@ -40,6 +41,10 @@ public struct Doctor: Sendable {
         } catch {
             checks.append(Check(ok: false, title: "database reachable", fix: "\(error); check DATABASE_URL (host, port, password, sslmode)"))
             routes = [context.config.defaultRoute]
+        }
+
+        if let anthropic = context.config.anthropic {
+            checks.append(await anthropicKey(anthropic))
         }
 
         let destinations = Set(routes.compactMap { route -> String? in if case .telegram(let chat) = route.destination { chat } else { nil } })
@@ -75,6 +80,46 @@ public struct Doctor: Sendable {
             }
         }
         return checks
+    }
+
+    /// pgvector, which the translation memory needs: enabled by `migrate` where the server offers it.
+    private func pgvector() async throws -> Check {
+        let (enabled, available): (String?, String?) = try await context.store.database.withConnection { conn in
+            let row = try conn.query("""
+                SELECT (SELECT extversion FROM pg_extension WHERE extname = 'vector') AS enabled,
+                       (SELECT default_version FROM pg_available_extensions WHERE name = 'vector') AS available
+                """).first!
+            return (try row.decodeIfPresent("enabled"), try row.decodeIfPresent("available"))
+        }
+        if let enabled { return Check(ok: true, title: "pgvector \(enabled) enabled", fix: nil) }
+        if available != nil {
+            return Check(ok: false, title: "pgvector enabled", fix: "the server has pgvector but the database does not use it; run `JobRunner migrate` (or CREATE EXTENSION vector)")
+        }
+        return Check(ok: false, title: "pgvector enabled",
+                     fix: "this PostgreSQL server has no pgvector; on Supabase enable it under Database → Extensions, elsewhere install the pgvector package")
+    }
+
+    /// The Anthropic key and model, through token counting (free; nothing is generated).
+    private func anthropicKey(_ settings: Config.AnthropicSettings) async -> Check {
+        struct Count: Encodable {
+            struct Message: Encodable { var role = "user"; var content = "ping" }
+            var model: String
+            var messages = [Message()]
+        }
+        let title = "Anthropic key valid for \(settings.model)"
+        do {
+            let request = try HTTPRequest.json(settings.baseURL + "/v1/messages/count_tokens", Count(model: settings.model),
+                                               headers: [("x-api-key", settings.apiKey), ("anthropic-version", "2023-06-01")], timeout: .seconds(20))
+            let response = try await context.http.send(request)
+            switch response.status {
+            case 200: return Check(ok: true, title: title + " (token counting answered)", fix: nil)
+            case 401, 403: return Check(ok: false, title: title, fix: "Anthropic rejected ANTHROPIC_API_KEY (\(response.status)); create a key in the Anthropic console and set it")
+            case 404: return Check(ok: false, title: title, fix: "Anthropic does not know CLAUDE_MODEL=\(settings.model) (404); set a current model id")
+            default: return Check(ok: false, title: title, fix: "Anthropic answered HTTP \(response.status); try again later, or check ANTHROPIC_BASE_URL")
+            }
+        } catch {
+            return Check(ok: false, title: title, fix: "\(error); check the network and ANTHROPIC_BASE_URL")
+        }
     }
 
     /// Whether the bot is an admin of `chat`, allowed to post there when `post`.

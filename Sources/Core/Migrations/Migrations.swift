@@ -214,5 +214,23 @@ extension Migration {
                 PRIMARY KEY (chat_id, message_id)
             );
             """),
+        Migration(version: 4, name: "pgvector", sql: """
+            -- The translation memory needs pgvector. Enabled where the server offers it (Supabase keeps
+            -- extensions in their own schema); a server without it keeps working until that feature needs it,
+            -- and `JobRunner doctor` says so.
+            DO $$
+            BEGIN
+                IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'vector') THEN
+                    IF EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'extensions') THEN
+                        CREATE EXTENSION IF NOT EXISTS vector WITH SCHEMA extensions;
+                    ELSE
+                        CREATE EXTENSION IF NOT EXISTS vector;
+                    END IF;
+                ELSE
+                    RAISE NOTICE 'pgvector is not available on this server';
+                END IF;
+            END
+            $$;
+            """),
     ]
 }

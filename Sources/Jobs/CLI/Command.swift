@@ -33,11 +33,13 @@ struct Invocation: Equatable {
     var route: Int64?
     /// The post id `retry` and `skip` act on.
     var postID: Int64?
+    /// `migrate --emit-supabase DIR`: write the Supabase CLI migration files instead of migrating.
+    var emitSupabase: String?
 
     static func parse(_ arguments: [String]) throws(UsageError) -> Invocation {
         var invocation = Invocation()
         var index = 0
-        let examples = ["--every": "30s", "--since": "7d", "--format": "html", "--route": "1"]
+        let examples = ["--every": "30s", "--since": "7d", "--format": "html", "--route": "1", "--emit-supabase": "supabase/migrations"]
         /// The value of `--name VALUE` or `--name=VALUE`.
         func value(_ name: String, _ argument: String) throws(UsageError) -> String {
             if argument.hasPrefix(name + "=") { return String(argument.dropFirst(name.count + 1)) }
@@ -70,6 +72,8 @@ struct Invocation: Equatable {
                     throw UsageError(description: "unknown format \(text); use one of \(ReportFormat.allCases.map(\.rawValue).joined(separator: ", "))")
                 }
                 invocation.format = format
+            case _ where isOption(argument, "--emit-supabase"):
+                invocation.emitSupabase = try value("--emit-supabase", argument)
             case _ where isOption(argument, "--route"):
                 let text = try value("--route", argument)
                 guard let route = Int64(text), route > 0 else { throw UsageError(description: "--route needs a route id, e.g. --route 1") }
@@ -98,7 +102,8 @@ struct Invocation: Equatable {
         case .status: ["--json"]
         case .report: ["--since", "--format"]
         case .retry, .skip: ["--route"]
-        case .migrate, .doctor: []
+        case .migrate: ["--emit-supabase"]
+        case .doctor: []
         }
         if let misplaced = seen.subtracting(allowed).subtracting(["--help"]).sorted().first {
             throw UsageError(description: "\(misplaced) cannot be used with \(command.rawValue)")
@@ -201,9 +206,14 @@ enum HelpText {
         switch command {
         case .migrate:
             return """
-                USAGE: JobRunner migrate
+                USAGE: JobRunner migrate [--emit-supabase DIR]
 
                 \(summary). Safe to run from several processes at once; needs only DATABASE_URL.
+
+                OPTIONS:
+                  --emit-supabase DIR  write the migrations as Supabase CLI files (DIR/<timestamp>_<name>.sql)
+                                       instead of migrating; needs no database
+                  -h, --help           show this help
 
                 """
         case .doctor:

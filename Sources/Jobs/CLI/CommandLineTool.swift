@@ -28,6 +28,9 @@ public enum CommandLineTool {
         }
 
         do {
+            if command == .migrate, let directory = invocation.emitSupabase {
+                return try emitSupabase(into: directory)
+            }
             if command == .migrate {
                 return try await migrate()
             }
@@ -43,6 +46,8 @@ public enum CommandLineTool {
             }
             let config = try Config.load()
             let logger = Logger(level: config.logLevel).with("job", command.rawValue)
+            logger.info("starting", ["environment": RuntimeEnvironment.detect().description, "routes_source": config.defaultRoute.source.description,
+                                     "destination": config.defaultRoute.destination.description])
             let stop = StopSignal()
             let signals = installSignalHandlers(stop, logger: logger)
             defer { withExtendedLifetime(signals) {} }
@@ -78,6 +83,23 @@ public enum CommandLineTool {
             "outcome": "ok", "applied": applied.count, "schema_version": Migration.all.last?.version ?? 0,
             "duration_s": seconds(since: start),
         ])
+        return .success
+    }
+
+    /// Writes every migration as a Supabase CLI file; an existing file with the same name is replaced.
+    static func emitSupabase(into directory: String) throws -> ExitCode {
+        let url = URL(fileURLWithPath: directory, isDirectory: true)
+        do {
+            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+            for migration in Migration.all {
+                let file = migration.supabaseFile
+                try Data(file.contents.utf8).write(to: url.appendingPathComponent(file.name), options: .atomic)
+                print(url.appendingPathComponent(file.name).path)
+            }
+        } catch {
+            printError("cannot write Supabase migrations into \(directory): \(error.localizedDescription); check that the folder is writable")
+            return .failure
+        }
         return .success
     }
 
