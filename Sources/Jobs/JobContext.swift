@@ -8,24 +8,37 @@ import Synchronization
 /// running job's task, which aborts a request in flight (an API that never answers must not hold the
 /// process past Heroku's 30-second shutdown window). Database work is not cancelled: it completes.
 public final class StopSignal: Sendable {
-    private let state = Mutex<(stopped: Bool, handlers: [@Sendable () -> Void])>((false, []))
+    private struct State {
+        var stopped = false
+        var aborted = false
+        var handlers: [@Sendable () -> Void] = []
+    }
+    private let state = Mutex(State())
     public init() {}
     public var isStopRequested: Bool { state.withLock { $0.stopped } }
 
+    /// Stop now: jobs stop at the next safe point, and requests in flight are abandoned (SIGTERM, SIGINT, or
+    /// the hard end of `--max-runtime`).
     public func requestStop() {
         let handlers = state.withLock { state -> [@Sendable () -> Void] in
-            guard !state.stopped else { return [] }
             state.stopped = true
+            guard !state.aborted else { return [] }
+            state.aborted = true
             defer { state.handlers = [] }
             return state.handlers
         }
         handlers.forEach { $0() }
     }
 
-    /// Runs `handler` when a stop is requested, or now if one already was.
+    /// Stop claiming new work, but let the item in hand finish (the soft end of `--max-runtime`).
+    public func requestSoftStop() {
+        state.withLock { $0.stopped = true }
+    }
+
+    /// Runs `handler` when requests in flight must be abandoned, or now if that was already asked.
     public func onStop(_ handler: @escaping @Sendable () -> Void) {
         let runNow = state.withLock { state -> Bool in
-            if state.stopped { return true }
+            if state.aborted { return true }
             state.handlers.append(handler)
             return false
         }
@@ -48,6 +61,8 @@ public struct JobContext: Sendable {
     public let makeDestination: @Sendable (RouteSpec) throws -> any Destination
     /// How long work shows its progress.
     public var progressStyle: ProgressReporter.Style = .off
+    /// The end of `--max-runtime`, when given: waits (flood control) never reach past it.
+    public var deadline: ContinuousClock.Instant?
 
     public init(
         config: Config,
@@ -70,16 +85,20 @@ public struct JobContext: Sendable {
     }
 
     /// The production wiring: Claude when `ANTHROPIC_API_KEY` is set, the pseudo-translator otherwise.
-    public static func live(config: Config, logger: Logger, stop: StopSignal) -> JobContext {
+    public static func live(config: Config, logger: Logger, stop: StopSignal, deadline: ContinuousClock.Instant? = nil) -> JobContext {
         let database = Database(config.databaseURL, logger: logger)
+        let http = HTTPClient()
         let translator: any Translator
         if let anthropic = config.anthropic {
             translator = ClaudeTranslator(settings: anthropic, http: HTTPClient(), logger: logger)
         } else {
             translator = PseudoTranslator()
         }
-        var context = JobContext(config: config, logger: logger, store: MirrorStore(database: database), translator: translator, stop: stop)
+        var context = JobContext(
+            config: config, logger: logger, store: MirrorStore(database: database), translator: translator, stop: stop, http: http,
+            makeDestination: destinationFactory(config: config, http: http, logger: logger, deadline: deadline))
         context.progressStyle = .automatic
+        context.deadline = deadline
         return context
     }
 
@@ -109,7 +128,7 @@ public struct JobContext: Sendable {
 
     /// The production destinations: review files, or a Telegram channel through the Bot API.
     public static func destinationFactory(
-        config: Config, http: any HTTPTransport, logger: Logger, maxInlineWait: Duration = .seconds(60)
+        config: Config, http: any HTTPTransport, logger: Logger, maxInlineWait: Duration = .seconds(60), deadline: ContinuousClock.Instant? = nil
     ) -> @Sendable (RouteSpec) throws -> any Destination {
         { route in
             switch route.destination {
@@ -125,7 +144,7 @@ public struct JobContext: Sendable {
                 }
                 return TelegramDestination(
                     chat: chat, client: BotAPIClient(settings: telegram, http: http), mediaRoot: mediaRoot,
-                    postsPerMinute: telegram.postsPerMinute, maxInlineWait: maxInlineWait, logger: logger.with("destination", "telegram:\(chat)"))
+                    postsPerMinute: telegram.postsPerMinute, maxInlineWait: maxInlineWait, deadline: deadline, logger: logger.with("destination", "telegram:\(chat)"))
             }
         }
     }

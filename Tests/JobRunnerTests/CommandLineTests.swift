@@ -39,6 +39,9 @@ import Core
         (["retry"], "retry needs a post id"),
         (["skip", "abc"], "abc is not a post id"),
         (["skip", "4", "--route", "x"], "--route needs a route id"),
+        (["all", "--max-runtime", "5s"], "--max-runtime must be at least 10s"),
+        (["migrate", "--max-runtime", "9m"], "--max-runtime cannot be used with migrate"),
+        (["doctor", "--every", "30s"], "--every cannot be used with doctor"),
     ])
     func usageErrorsExit64(arguments: [String], message: String) throws {
         let out = try run(arguments)
@@ -300,6 +303,29 @@ import Core
                 let db = Database(try ConnectionString(url), logger: Logger(level: .error))
                 let failures = try await db.withConnection { conn in try conn.query("SELECT count(*) AS n FROM mirror.translation_failures").first!.decode("n", as: Int.self) }
                 #expect(failures == 0)
+            }
+        }
+    }
+
+    @Test func maxRuntimeEndsALoopCleanlyAndAHungRequestDoesNotHoldItPastTheEnd() async throws {
+        // Translation never answers: the loop must still end by --max-runtime, as stopped, exit 0.
+        let server = try LocalHTTPServer { _ in .delay(120, then: .init(status: 500)) }
+        defer { server.stop() }
+        try await TestDatabase.withFresh { url in
+            try await Paths.withTemporaryDirectory { dir in
+                let env = [
+                    "DATABASE_URL": url, "SRC_CHANNEL": "export:\(Paths.sampleExport.path)", "DST_CHANNEL": "files:\(dir.path)/out",
+                    "TARGET_LANG": "en", "ANTHROPIC_API_KEY": "sk-ant-fake-0002", "ANTHROPIC_BASE_URL": server.baseURL,
+                ]
+                #expect(try ProcessRunner.run(Paths.jobRunner, ["migrate"], environment: env).status == 0)
+                let started = Date()
+                let out = try ProcessRunner.run(Paths.jobRunner, ["all", "--every", "2s", "--max-runtime", "10s"], environment: env)
+                let took = Date().timeIntervalSince(started)
+                #expect(out.status == 0)
+                #expect(took >= 9 && took < 20)
+                #expect(out.stdout.contains("max runtime nearly reached; stopping at the next safe point"))
+                #expect(out.stdout.contains("msg=\"run finished\" job=all outcome=stopped"))
+                #expect(!server.requests.isEmpty)
             }
         }
     }

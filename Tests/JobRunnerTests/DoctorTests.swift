@@ -20,10 +20,11 @@ import Core
             let out = try doctor(env(url, fake))
             #expect(out.status == 0)
             let lines = out.stdout.split(separator: "\n").map(String.init)
-            #expect(lines.count == 5 && lines.allSatisfy { $0.hasPrefix("✓ ") })
+            #expect(lines.count == 6 && lines.allSatisfy { $0.hasPrefix("✓ ") })
             #expect(lines[1].hasPrefix("✓ database reachable (PostgreSQL 18."))
-            #expect(lines[3] == "✓ Telegram bot token valid (@mirror_test_bot)")
-            #expect(lines[4] == "✓ bot may post in @mirror_dst")
+            #expect(lines[3] == "✓ pgvector 0.8.2 enabled")
+            #expect(lines[4] == "✓ Telegram bot token valid (@mirror_test_bot)")
+            #expect(lines[5] == "✓ bot may post in @mirror_dst")
             #expect(fake.recordedCalls.map(\.method) == ["getMe", "getChatMember"])
         }
     }
@@ -36,6 +37,40 @@ import Core
             #expect(out.status == 1)
             #expect(out.stdout.contains("✗ Telegram bot token valid — Unauthorized; set TELEGRAM_BOT_TOKEN to the token @BotFather gave"))
             #expect(!(out.stdout + out.stderr).contains("AAWrongTokenWrongTokenWrongToken123"))
+        }
+    }
+
+    @Test func missingPgvectorIsACrossWithTheFix() async throws {
+        try await TestDatabase.withMigrated { url, database in
+            try await database.withConnection { conn in try conn.query("DROP EXTENSION vector") }
+            let fake = try FakeBotAPI()
+            let out = try doctor(env(url, fake))
+            #expect(out.status == 1)
+            #expect(out.stdout.contains("✗ pgvector enabled — the server has pgvector but the database does not use it; run `JobRunner migrate`"))
+        }
+    }
+
+    @Test func theAnthropicKeyIsCheckedByTokenCountingAndAWrongOneIsACross() async throws {
+        try await TestDatabase.withMigrated { url, _ in
+            let fake = try FakeBotAPI()
+            let good = "sk-ant-api03-GOOD-key-for-doctor-tests-0123"
+            let anthropic = try LocalHTTPServer { request in
+                guard request.path == "/v1/messages/count_tokens", request.headers["anthropic-version"] == "2023-06-01" else { return .json(404, "{}") }
+                if request.headers["x-api-key"] != good {
+                    return .json(401, #"{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}}"#)
+                }
+                return .json(200, #"{"input_tokens":8}"#)
+            }
+            var environment = env(url, fake)
+            environment["ANTHROPIC_BASE_URL"] = anthropic.baseURL
+            environment["ANTHROPIC_API_KEY"] = good
+            let ok = try doctor(environment)
+            #expect(ok.status == 0 && ok.stdout.contains("✓ Anthropic key valid for claude-haiku-5-5 (token counting answered)"))
+            environment["ANTHROPIC_API_KEY"] = "sk-ant-api03-WRONG-key-for-doctor-tests-99"
+            let wrong = try doctor(environment)
+            #expect(wrong.status == 1)
+            #expect(wrong.stdout.contains("✗ Anthropic key valid for claude-haiku-5-5 — Anthropic rejected ANTHROPIC_API_KEY (401)"))
+            #expect(!wrong.stdout.contains("WRONG-key") && anthropic.requests.count == 2)
         }
     }
 

@@ -66,7 +66,8 @@ extension Harness {
     /// A context whose default route publishes `export` into the fake's channel through the Bot API.
     func telegramContext(
         export: URL, fake: FakeBotAPI, translator: any Translator = PseudoTranslator(), postsPerMinute: Int = 100_000,
-        maxInlineWait: Duration = .seconds(5), resendUncertain: Bool = false, stop: StopSignal = StopSignal()
+        maxInlineWait: Duration = .seconds(5), resendUncertain: Bool = false, stop: StopSignal = StopSignal(),
+        deadline: ContinuousClock.Instant? = nil
     ) throws -> JobContext {
         var config = try self.config(export: export)
         config.defaultRoute.destination = .telegram(chat: fake.chat)
@@ -75,7 +76,7 @@ extension Harness {
         let logger = logs.logger(level: .info)
         return JobContext(
             config: config, logger: logger, store: MirrorStore(database: database), translator: translator, stop: stop,
-            makeDestination: JobContext.destinationFactory(config: config, http: HTTPClient(), logger: logger, maxInlineWait: maxInlineWait))
+            makeDestination: JobContext.destinationFactory(config: config, http: HTTPClient(), logger: logger, maxInlineWait: maxInlineWait, deadline: deadline))
     }
 }
 

@@ -195,6 +195,22 @@ import TestSupport
         }
     }
 
+    @Test func aFloodWaitPastTheRunsDeadlineIsStoredEvenWhenShort() async throws {
+        try await Harness.with { h in
+            try await Paths.withTemporaryDirectory { dir in
+                // Scheduler: 14 s would be slept, but the run must end in 8 s (`--max-runtime`).
+                let export = try ExportBuilder(messages: [Self.textPost(1, "один"), Self.textPost(2, "два")]).write(into: dir)
+                let fake = try FakeBotAPI()
+                let body = try String(contentsOf: Paths.fixture("bot_api_updates/nutgram_fixtures/Responses_too_many_requests.json"), encoding: .utf8)
+                fake.script(.reply(status: 429, body: body), atCall: 2)
+                let started = ContinuousClock.now
+                let run = try await Pipeline().run(try h.telegramContext(export: export, fake: fake, maxInlineWait: .seconds(60), deadline: started + .seconds(8)))
+                #expect(run["published"] == 1 && run["resting"] == 1)
+                #expect(ContinuousClock.now - started < .seconds(8))
+            }
+        }
+    }
+
     @Test func pacingKeepsABurstUnderThePerMinuteBudgetWithoutLosingPosts() async throws {
         try await Harness.with { h in
             try await Paths.withTemporaryDirectory { dir in

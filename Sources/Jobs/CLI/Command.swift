@@ -22,6 +22,8 @@ struct Invocation: Equatable {
 
     var command: Command?
     var every: Duration?
+    /// `--max-runtime`: the process ends by then, stopping at a safe point before it.
+    var maxRuntime: Duration?
     var help = false
     /// `status --json`
     var json = false
@@ -39,7 +41,7 @@ struct Invocation: Equatable {
     static func parse(_ arguments: [String]) throws(UsageError) -> Invocation {
         var invocation = Invocation()
         var index = 0
-        let examples = ["--every": "30s", "--since": "7d", "--format": "html", "--route": "1", "--emit-supabase": "supabase/migrations"]
+        let examples = ["--every": "30s", "--max-runtime": "9m", "--since": "7d", "--format": "html", "--route": "1", "--emit-supabase": "supabase/migrations"]
         /// The value of `--name VALUE` or `--name=VALUE`.
         func value(_ name: String, _ argument: String) throws(UsageError) -> String {
             if argument.hasPrefix(name + "=") { return String(argument.dropFirst(name.count + 1)) }
@@ -62,6 +64,10 @@ struct Invocation: Equatable {
                 invocation.help = true
             case _ where isOption(argument, "--every"):
                 invocation.every = try parseDuration(try value("--every", argument))
+            case _ where isOption(argument, "--max-runtime"):
+                let duration = try parseDuration(try value("--max-runtime", argument))
+                guard duration >= .seconds(10) else { throw UsageError(description: "--max-runtime must be at least 10s") }
+                invocation.maxRuntime = duration
             case "--json":
                 invocation.json = true
             case _ where isOption(argument, "--since"):
@@ -98,7 +104,7 @@ struct Invocation: Equatable {
         }
         guard !invocation.help, let command = invocation.command else { return invocation }
         let allowed: Set<String> = switch command {
-        case .fetch, .translatePending, .publish, .aggregateAnalytics, .all: ["--every"]
+        case .fetch, .translatePending, .publish, .aggregateAnalytics, .all: ["--every", "--max-runtime"]
         case .status: ["--json"]
         case .report: ["--since", "--format"]
         case .retry, .skip: ["--route"]
@@ -191,6 +197,7 @@ enum HelpText {
 
             OPTIONS:
               --every DURATION   repeat a pipeline command until SIGTERM/SIGINT (e.g. 30s, 5m)
+              --max-runtime D    end a pipeline command by then, stopping at a safe point first (e.g. 9m)
               -h, --help         show help for a command
 
             ENVIRONMENT (also read from .env and app_settings.env; the environment wins):
@@ -272,13 +279,17 @@ enum HelpText {
                 """
         default:
             return """
-                USAGE: JobRunner \(command.rawValue) [--every DURATION]
+                USAGE: JobRunner \(command.rawValue) [--every DURATION] [--max-runtime DURATION]
 
                 \(summary).
 
                 OPTIONS:
-                  --every DURATION   repeat until SIGTERM/SIGINT, stopping cleanly between stages (e.g. 30s)
-                  -h, --help         show this help
+                  --every DURATION        repeat until SIGTERM/SIGINT, stopping cleanly between stages (e.g. 30s)
+                  --max-runtime DURATION  end by then: new work stops being taken shortly before (the last
+                                          tenth, at most 30 s), requests still in flight at the end are
+                                          abandoned, and the run exits 0 as stopped (e.g. 9m for a 10-minute
+                                          Scheduler interval)
+                  -h, --help              show this help
 
                 Run `JobRunner --help` for the environment variables.
 

@@ -51,7 +51,10 @@ public enum CommandLineTool {
             let stop = StopSignal()
             let signals = installSignalHandlers(stop, logger: logger)
             defer { withExtendedLifetime(signals) {} }
-            let context = JobContext.live(config: config, logger: logger, stop: stop)
+            let deadline = invocation.maxRuntime.map { ContinuousClock.now + $0 }
+            let context = JobContext.live(config: config, logger: logger, stop: stop, deadline: deadline)
+            let timer = invocation.maxRuntime.map { enforce(maxRuntime: $0, stop: stop, logger: logger) }
+            defer { timer?.cancel() }
             let job = job(for: command)
             if let every = invocation.every {
                 return await loop(job, every: every, context: context)
@@ -84,6 +87,21 @@ public enum CommandLineTool {
             "duration_s": seconds(since: start),
         ])
         return .success
+    }
+
+    /// Ends the run by `maxRuntime`: a soft stop (no new work) in its last tenth (at most 30 s), then a hard
+    /// stop that abandons requests in flight.
+    static func enforce(maxRuntime: Duration, stop: StopSignal, logger: Logger) -> Task<Void, Never> {
+        let grace = min(.seconds(30), maxRuntime / 10)
+        return Task {
+            do {
+                try await Task.sleep(for: maxRuntime - grace)
+                logger.notice("max runtime nearly reached; stopping at the next safe point", ["max_runtime": maxRuntime])
+                stop.requestSoftStop()
+                try await Task.sleep(for: grace)
+                stop.requestStop()
+            } catch {}
+        }
     }
 
     /// Writes every migration as a Supabase CLI file; an existing file with the same name is replaced.

@@ -23,13 +23,16 @@ public struct TelegramDestination: Destination {
     let mediaRoot: URL?
     let postsPerMinute: Int
     let maxInlineWait: Duration
+    /// The job's end (`--max-runtime`); a wait that would pass it is stored instead.
+    let deadline: ContinuousClock.Instant?
     let logger: Logger
     let now: @Sendable () -> Date
 
     public init(
-        chat: String, client: BotAPIClient, mediaRoot: URL?, postsPerMinute: Int, maxInlineWait: Duration = .seconds(60), logger: Logger,
-        now: @escaping @Sendable () -> Date = { Date() }
+        chat: String, client: BotAPIClient, mediaRoot: URL?, postsPerMinute: Int, maxInlineWait: Duration = .seconds(60),
+        deadline: ContinuousClock.Instant? = nil, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
     ) {
+        self.deadline = deadline
         self.chat = chat
         self.client = client
         self.mediaRoot = mediaRoot
@@ -190,7 +193,8 @@ public struct TelegramDestination: Destination {
 
     /// Waits `wait` if it fits in this run; otherwise tells the job to store it.
     private func waitOrRest(_ wait: Duration, reason: String) async throws {
-        guard wait <= maxInlineWait else {
+        let remaining = deadline.map { $0 - ContinuousClock.now - .seconds(5) } ?? maxInlineWait
+        guard wait <= min(maxInlineWait, remaining) else {
             throw DestinationBusy(until: now().addingTimeInterval(Double(wait.components.seconds)), reason: reason)
         }
         logger.notice("waiting for Telegram", ["reason": reason, "wait_s": wait.components.seconds])
