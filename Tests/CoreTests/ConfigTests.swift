@@ -187,3 +187,17 @@ import TestSupport
         #expect(try SourceSpec("export:./x/../result.json") == .desktopExport(path: cwd + "/result.json"))
     }
 }
+
+@Suite struct RuntimeEnvironmentTests {
+    @Test(arguments: [
+        (["DYNO": "worker.1"], "production (heroku worker.1)"),
+        (["DYNO": "scheduler.4821", "CI": "true"], "production (heroku scheduler.4821)"),
+        (["CI": "true"], "test"),
+        (["CI": "false"], "local"),
+        (["TEST_DATABASE_URL": "host=/tmp dbname=postgres"], "test"),
+        ([:], "local"),
+    ])
+    func detectsWhereItRuns(environment: [String: String], expected: String) {
+        #expect(RuntimeEnvironment.detect(environment).description == expected)
+    }
+}

@@ -182,4 +182,23 @@ import Core
             }
         }
     }
+
+    @Test func appJsonDeclaresTheStackBuildpackFormationAndOnlyKnownVariables() throws {
+        let root = try JSONSerialization.jsonObject(with: Data(contentsOf: Paths.repositoryRoot.appendingPathComponent("app.json"))) as! [String: Any]
+        #expect(root["stack"] as? String == "heroku-24")  // Swift cannot be installed on heroku-26 yet
+        #expect((root["buildpacks"] as? [[String: String]])?.map { $0["url"] } == ["vapor/vapor"])
+        #expect(((root["formation"] as? [String: Any])?["worker"] as? [String: Any])?["quantity"] as? Int == 1)
+        #expect((root["addons"] as? [String]) == ["scheduler:standard"])
+        let env = root["env"] as! [String: [String: Any]]
+        let known = Set(Config.variables.map(\.name))
+        #expect(Set(env.keys).isSubset(of: known))
+        for name in ["DATABASE_URL", "SRC_CHANNEL", "DST_CHANNEL", "TARGET_LANG", "TELEGRAM_BOT_TOKEN"] {
+            #expect(env[name]?["required"] as? Bool == true, "\(name) is required")
+        }
+        #expect(env.values.allSatisfy { ($0["description"] as? String)?.isEmpty == false })
+        let version = try String(contentsOf: Paths.repositoryRoot.appendingPathComponent(".swift-version"), encoding: .utf8)
+        #expect(version.range(of: #"^6\.\d+\.\d+\n$"#, options: .regularExpression) != nil)
+        let procfile = try String(contentsOf: Paths.repositoryRoot.appendingPathComponent("Procfile"), encoding: .utf8)
+        #expect(procfile == "release: JobRunner migrate\nworker: JobRunner all --every 30s\n")
+    }
 }
