@@ -25,6 +25,8 @@ public struct FetchJob: Job {
         var summary = Self.emptySummary
         var done = Set<Int64>()
         var botChats: [String: Int64] = [:]
+        // Reading the bot's updates confirms them for every chat: never do it while a botapi: chat is unknown.
+        var botChatUnresolved = false
         let defaultSpec = context.config.defaultRoute
         do {
             if case .botAPI(let chat) = defaultSpec.source {
@@ -39,6 +41,7 @@ public struct FetchJob: Job {
                 done.insert(batch.chatID)
             }
         } catch where isRouteLocal(error) {
+            if case .botAPI = defaultSpec.source { botChatUnresolved = true }
             summary.errors.append("default route (\(defaultSpec.source)): \(error)")
             context.logger.error("fetch failed for the default route", ["source": defaultSpec.source, "error": String(describing: error)])
         }
@@ -65,7 +68,7 @@ public struct FetchJob: Job {
             }
         }
 
-        if !botChats.isEmpty, !context.stop.isStopRequested {
+        if !botChats.isEmpty, !botChatUnresolved, !context.stop.isStopRequested {
             do {
                 try await fetchUpdates(chats: botChats, context: context, into: &summary)
             } catch where isRouteLocal(error) {
@@ -99,8 +102,9 @@ public struct FetchJob: Job {
             summary["edited"] += try await context.store.importEdits(batch.edits)
         }
         if !batch.gaps.isEmpty {
-            try await context.store.recordGaps(chatID: batch.chatID, messageIDs: batch.gaps)
-            logger.warning("message ids missing from the source; recorded as gaps (see status)", ["count": batch.gaps.count])
+            try await context.store.recordGaps(chatID: batch.chatID, ranges: batch.gaps)
+            logger.warning("message ids missing from the source; recorded as gaps (see status)",
+                           ["ids": batch.gaps.map { $0.count }.reduce(0, +), "ranges": batch.gaps.count])
         }
         guard let lastMessageID = batch.lastMessageID else { return }
         var inserted = 0

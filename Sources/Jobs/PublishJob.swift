@@ -25,6 +25,9 @@ public struct PublishJob: Job {
     let staleAfter: Duration
     /// How long the newest album of a source must be quiet before it is taken as complete.
     static let albumSettleTime: TimeInterval = 60
+    /// How often a claim is refreshed while its unit is being sent; well under ``staleAfter``.
+    static let heartbeatInterval: Duration = .seconds(20)
+    static let refusalsBeforeStopping = 3
 
     public init(pageSize: Int = 200, staleAfter: Duration = .seconds(120)) {
         self.pageSize = pageSize
@@ -33,6 +36,8 @@ public struct PublishJob: Job {
 
     public func run(_ context: JobContext) async throws -> JobSummary {
         var summary = Self.emptySummary
+        // This run's claim token: every write of a claim it holds is guarded by it.
+        let claim = "\(ProcessInfo.processInfo.hostName):\(getpid()):\(UUID().uuidString.prefix(8))"
         for (route, chatID) in try await context.store.routes() {
             guard !context.stop.isStopRequested else { break }
             let logger = context.logger.with("route", route.id)
@@ -45,11 +50,16 @@ public struct PublishJob: Job {
                     continue
                 }
                 let destination = try context.makeDestination(route.spec)
-                let journal = context.store.journal(routeID: route.id)
-                try await reconcile(route: route, destination: destination, journal: journal, context: context, logger: logger, into: &routeSummary)
+                let journal = context.store.journal(routeID: route.id, claim: claim)
+                let work = RouteWork(route: route, chatID: chatID, destination: destination, journal: journal, claim: claim, context: context, logger: logger)
+                try await reconcile(work, into: &routeSummary)
                 do {
-                    try await publishEdits(route, chatID: chatID, destination: destination, journal: journal, context: context, logger: logger, into: &routeSummary)
-                    try await publishRoute(route, chatID: chatID, destination: destination, journal: journal, context: context, logger: logger, into: &routeSummary)
+                    try await publishEdits(work, into: &routeSummary)
+                    try await publishRoute(work, into: &routeSummary)
+                } catch let lost as MirrorStore.ClaimLost {
+                    // An overlapping run owns the unit now; it finishes it, this run leaves the route to it.
+                    logger.notice("claim taken over by another run; route left to it", ["error": lost.description])
+                    routeSummary["in_flight"] += 1
                 } catch let busy as DestinationBusy {
                     // Not a failure: the next run after `until` resumes with the same unit, and nothing overtakes it.
                     try await context.store.setRouteRetryAt(routeID: route.id, until: busy.until, reason: busy.reason)
@@ -67,15 +77,26 @@ public struct PublishJob: Job {
         return summary
     }
 
-    private func reconcile(
-        route: Route, destination: any Destination, journal: any PublicationJournal, context: JobContext, logger: Logger, into summary: inout JobSummary
-    ) async throws {
+    /// What one route's publishing needs, passed around as one value.
+    struct RouteWork {
+        var route: Route
+        var chatID: Int64
+        var destination: any Destination
+        var journal: StoredPublicationJournal
+        var claim: String
+        var context: JobContext
+        var logger: Logger
+    }
+
+    private func reconcile(_ work: RouteWork, into summary: inout JobSummary) async throws {
+        let (route, context) = (work.route, work.context)
         var handled = Set<Int64>()
         for postID in try await context.store.interruptedPublications(routeID: route.id, olderThan: staleAfter) where !handled.contains(postID) {
             let unit = try await context.store.unitPostIDs(routeID: route.id, postID: postID)
             handled.formUnion(unit.postIDs)
-            if try await settle(route: route, postIDs: unit.postIDs, key: unit.key, lastMessageID: unit.lastMessageID, destination: destination,
-                                journal: journal, context: context, logger: logger) {
+            // Of two runs finding the same abandoned claim, only the one that takes it over settles it.
+            guard try await context.store.takeOverClaim(routeID: route.id, postIDs: unit.postIDs, olderThan: staleAfter, claim: work.claim) else { continue }
+            if try await settle(work, postIDs: unit.postIDs, key: unit.key, lastMessageID: unit.lastMessageID) {
                 summary["set_aside"] += unit.postIDs.count
             }
         }
@@ -85,23 +106,21 @@ public struct PublishJob: Job {
     ///
     /// - Returns: whether the unit was set aside as uncertain.
     @discardableResult
-    private func settle(
-        route: Route, postIDs: [Int64], key: String, lastMessageID: Int64, destination: any Destination, journal: any PublicationJournal,
-        context: JobContext, logger: Logger
-    ) async throws -> Bool {
-        switch try await destination.findPublished(key: key, postIDs: postIDs, journal: journal) {
+    private func settle(_ work: RouteWork, postIDs: [Int64], key: String, lastMessageID: Int64) async throws -> Bool {
+        let (route, context, logger, claim) = (work.route, work.context, work.logger, work.claim)
+        switch try await work.destination.findPublished(key: key, postIDs: postIDs, journal: work.journal) {
         case .arrived(let ids):
-            try await context.store.markPublished(routeID: route.id, postIDs: postIDs, destinationIDs: ids, lastMessageID: lastMessageID)
+            try await context.store.markPublished(routeID: route.id, postIDs: postIDs, destinationIDs: ids, lastMessageID: lastMessageID, claim: claim)
             logger.notice("interrupted publication found in destination; recorded", ["unit": key])
         case .missing:
-            try await context.store.clearPublishing(routeID: route.id, postIDs: postIDs)
+            try await context.store.clearPublishing(routeID: route.id, postIDs: postIDs, claim: claim)
             logger.notice("interrupted publication not (wholly) in destination; what is missing will be published", ["unit": key])
         case .unknown(let reason):
             if context.config.resendUncertain {
-                try await context.store.clearPublishing(routeID: route.id, postIDs: postIDs)
+                try await context.store.clearPublishing(routeID: route.id, postIDs: postIDs, claim: claim)
                 logger.warning("uncertain publication will be sent again (PUBLISH_UNCERTAIN=resend); it may appear twice", ["unit": key, "reason": reason])
             } else {
-                try await context.store.markUncertain(routeID: route.id, postIDs: postIDs, reason: reason)
+                try await context.store.markUncertain(routeID: route.id, postIDs: postIDs, reason: reason, claim: claim)
                 logger.warning("uncertain publication set aside; check the channel, then `JobRunner retry` or `JobRunner skip`", ["unit": key, "reason": reason])
                 return true
             }
@@ -111,30 +130,34 @@ public struct PublishJob: Job {
 
     /// Shows the new version of published posts whose source was edited (and whose new translation exists).
     /// A post the destination refuses to edit is logged and left as it was; the others go on.
-    private func publishEdits(
-        _ route: Route, chatID: Int64, destination: any Destination, journal: any PublicationJournal, context: JobContext, logger: Logger,
-        into summary: inout JobSummary
-    ) async throws {
+    private func publishEdits(_ work: RouteWork, into summary: inout JobSummary) async throws {
+        let (route, chatID, destination, journal, context, logger) = (work.route, work.chatID, work.destination, work.journal, work.context, work.logger)
         for pending in try await context.store.pendingEdits(route: route, chatID: chatID) {
             guard !context.stop.isStopRequested else { return }
             let unit = PublicationUnit(routeID: route.id, targetLanguage: route.spec.targetLanguage, items: [pending.item])
+            let postID = pending.item.postID
+            guard try await context.store.claimEdit(routeID: route.id, postID: postID, revision: pending.revision, claim: work.claim, staleAfter: .seconds(600)) else {
+                continue  // another run is editing it, or already has
+            }
             do {
                 let ids = try await destination.edit(unit, journal: journal)
-                try await context.store.markEdited(routeID: route.id, postID: pending.item.postID, revision: pending.revision, destinationIDs: ids)
+                try await context.store.markEdited(routeID: route.id, postID: postID, revision: pending.revision, destinationIDs: ids, claim: work.claim)
                 summary["edits_published"] += 1
             } catch let rejected as UnitRejected {
-                try await context.store.markEdited(routeID: route.id, postID: pending.item.postID, revision: pending.revision,
-                                                   destinationIDs: try await journal.sentMessages(postIDs: [pending.item.postID]).map { String($0.messageID) })
+                try await context.store.markEdited(routeID: route.id, postID: postID, revision: pending.revision,
+                                                   destinationIDs: try await journal.sentMessages(postIDs: [postID]).map { String($0.messageID) }, claim: work.claim)
                 logger.error("destination refused the edit; the published version stays", ["message_id": pending.item.source.messageID, "reason": rejected.description])
+            } catch {
+                try? await context.store.releaseEdit(routeID: route.id, postID: postID, claim: work.claim)
+                throw error
             }
         }
     }
 
     /// Counts go into `summary` as they happen, so a failure part-way still reports what was published.
-    private func publishRoute(
-        _ route: Route, chatID: Int64, destination: any Destination, journal: any PublicationJournal, context: JobContext, logger: Logger,
-        into summary: inout JobSummary
-    ) async throws {
+    private func publishRoute(_ work: RouteWork, into summary: inout JobSummary) async throws {
+        let (route, chatID, destination, journal, context, logger, claim) = (work.route, work.chatID, work.destination, work.journal, work.context, work.logger, work.claim)
+        var refusedInARow = 0
         var cursor: Int64 = .min
         let progress = context.progress(Self.name, total: try await context.store.countUnpublished(routeID: route.id, chatID: chatID), unit: "posts")
         defer { progress.finish() }
@@ -179,29 +202,47 @@ public struct PublishJob: Job {
                     items: unit.map { .init(postID: $0.postID, source: $0.post, content: $0.content!) }
                 )
                 let postIDs = unit.map(\.postID)
-                guard try await context.store.markPublishing(routeID: route.id, postIDs: postIDs) else {
+                guard try await context.store.markPublishing(routeID: route.id, postIDs: postIDs, claim: claim) else {
                     summary["in_flight"] += unit.count
                     logger.notice("unit claimed by another run; route paused here", ["message_id": unit[0].post.messageID])
                     return
                 }
                 let ids: [[String]]
+                // A long upload or flood wait must not make the claim look abandoned to an overlapping run.
+                let heartbeat = Task {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: Self.heartbeatInterval)
+                        if Task.isCancelled { break }
+                        try? await context.store.refreshClaim(routeID: route.id, postIDs: postIDs, claim: claim)
+                    }
+                }
+                defer { heartbeat.cancel() }
                 do {
                     ids = try await destination.publish(publication, journal: journal)
+                    refusedInARow = 0
                 } catch let rejected as UnitRejected {
-                    try await context.store.markPublishFailed(routeID: route.id, postIDs: postIDs, reason: rejected.description)
+                    try await context.store.markPublishFailed(routeID: route.id, postIDs: postIDs, reason: rejected.description, claim: claim)
                     logger.error("destination refused the unit; set aside for the operator", ["message_id": unit[0].post.messageID, "reason": rejected.description])
                     summary["set_aside"] += unit.count
+                    refusedInARow += 1
+                    // Refusal after refusal is the channel's setup, not the posts: stop before setting the backlog aside.
+                    guard refusedInARow < Self.refusalsBeforeStopping else {
+                        throw TelegramSetupError("the destination refused \(refusedInARow) posts in a row (last: \(rejected.description)); check the channel and the bot's rights, then `JobRunner retry` them")
+                    }
                     continue
+                } catch let error as MirrorStore.ClaimLost {
+                    throw error
                 } catch {
                     // Settle now rather than leaving the claim to go stale: the destination knows whether it arrived.
-                    if (try? await settle(route: route, postIDs: postIDs, key: publication.key, lastMessageID: cursor, destination: destination,
-                                          journal: journal, context: context, logger: logger)) == true {
+                    if (try? await settle(work, postIDs: postIDs, key: publication.key, lastMessageID: cursor)) == true {
                         summary["set_aside"] += unit.count
-                        if !(error is CancellationError) { continue }
+                        // An answer that never came is as likely the network as the post: stop for this run rather
+                        // than set the whole backlog aside; the next run goes on after the set-aside unit.
+                        if !(error is CancellationError) { return }
                     }
                     throw error
                 }
-                try await context.store.markPublished(routeID: route.id, postIDs: postIDs, destinationIDs: ids, lastMessageID: cursor)
+                try await context.store.markPublished(routeID: route.id, postIDs: postIDs, destinationIDs: ids, lastMessageID: cursor, claim: claim)
                 summary["published"] += unit.count
                 progress.advance(by: unit.count)
             }

@@ -37,6 +37,14 @@ import TestSupport
         #expect(TextSplitter.split(markdown) == [markdown])
     }
 
+    @Test func aGraphemeLongerThanTheLimitIsCutBetweenScalarsNeverInsideASurrogatePair() {
+        // An emoji carrying 2,000 combining marks is one grapheme of 2,002 units.
+        let text = "😀" + String(repeating: "\u{301}", count: 2000) + " конец"
+        let chunks = TextSplitter.split(FormattedText(text: text), limit: 1024)
+        #expect(chunks.allSatisfy { $0.utf16Length <= 1024 && !$0.text.unicodeScalars.contains("\u{FFFD}") })
+        #expect(chunks.map(\.text).joined().replacingOccurrences(of: " ", with: "") == text.replacingOccurrences(of: " ", with: ""))
+    }
+
     @Test func noChunkCarriesMoreThanAHundredEntities() {
         let words = (0..<250).map { "слово\($0)" }
         let text = words.joined(separator: " ")

@@ -43,7 +43,7 @@ extension StatusSnapshot {
                 out += "  resting until \(Format.timestamp(until)): \(route.restingReason ?? "flood control")\n"
             }
             if route.gaps > 0 {
-                out += "  \(route.gaps) message id(s) never seen in the source (gaps): \(route.gapIDs.prefix(20).map(String.init).joined(separator: ", "))\(route.gaps > 20 ? ", …" : "")\n"
+                out += "  \(route.gaps) message id(s) never seen in the source (gaps): \(route.gapRanges.prefix(20).joined(separator: ", "))\(route.gapRanges.count > 20 ? ", …" : "")\n"
             }
         }
         out += "\njobs (last run of each):\n"

@@ -36,9 +36,9 @@ public struct StatusSnapshot: Sendable, Codable {
         /// The route rests after flood control until then, and why.
         public var restingUntil: Date?
         public var restingReason: String?
-        /// Message ids the source could not deliver (web preview gaps), and the first of them.
+        /// How many message ids the source could not deliver (web preview gaps), and the first ranges as `from-to`.
         public var gaps: Int
-        public var gapIDs: [Int64]
+        public var gapRanges: [String]
     }
 
     public struct StuckPost: Sendable, Codable {
@@ -125,10 +125,14 @@ extension MirrorStore {
                     StatusSnapshot.StuckPost(postID: try row.decode("id"), messageID: try row.decode("message_id"), since: try row.decode("updated_at"),
                                              reason: try row.decode("reason"))
                 }
-                let gapIDs = try conn.query(
-                    "SELECT message_id FROM mirror.source_gaps WHERE chat_id = $1 ORDER BY message_id LIMIT $2", [chatID, listLimit]
-                ).map { try $0.decode("message_id", as: Int64.self) }
-                let gaps: Int = try conn.query("SELECT count(*)::int AS n FROM mirror.source_gaps WHERE chat_id = $1", [chatID]).first!.decode("n")
+                let gapRanges = try conn.query(
+                    "SELECT from_id, to_id FROM mirror.source_gaps WHERE chat_id = $1 ORDER BY from_id LIMIT $2", [chatID, listLimit]
+                ).map { row -> String in
+                    let (from, to): (Int64, Int64) = (try row.decode("from_id"), try row.decode("to_id"))
+                    return from == to ? String(from) : "\(from)-\(to)"
+                }
+                let gaps: Int = try conn.query(
+                    "SELECT COALESCE(sum(to_id - from_id + 1), 0)::int AS n FROM mirror.source_gaps WHERE chat_id = $1", [chatID]).first!.decode("n")
                 routes.append(StatusSnapshot.RouteStatus(
                     id: id, source: try row.decode("source"), destination: try row.decode("destination"), targetLanguage: lang,
                     enabled: try row.decode("enabled"), sourceChatID: chatID,
@@ -138,7 +142,7 @@ extension MirrorStore {
                     oldestWaitingSeconds: try counts.decodeIfPresent("oldest_age"), oldestWaitingPostID: try counts.decodeIfPresent("oldest_id"),
                     parked: parked, publishing: publishing, setAside: setAside,
                     restingUntil: try row.decodeIfPresent("resting_until"), restingReason: try row.decodeIfPresent("retry_reason"),
-                    gaps: gaps, gapIDs: gapIDs))
+                    gaps: gaps, gapRanges: gapRanges))
             }
             let jobs = try conn.query("""
                 SELECT DISTINCT ON (job) job, host, pid, started_at, finished_at, outcome, summary, error

@@ -32,7 +32,11 @@ public enum TextSplitter {
             var chunkEnd = end
             while chunkEnd > start, isWhitespace(units[chunkEnd - 1]) { chunkEnd -= 1 }
             if chunkEnd > start {
-                chunks.append(slice(units, entities, start, chunkEnd))
+                var chunk = slice(units, entities, start, chunkEnd)
+                // More entities than allowed starting at one offset: a one-unit window still holds them all; keep
+                // the first ones (the text is never dropped).
+                if chunk.entities.count > maxEntities { chunk.entities = Array(chunk.entities.prefix(maxEntities)) }
+                chunks.append(chunk)
             }
             start = skipWhitespace(units, from: end)
         }
@@ -63,6 +67,11 @@ public enum TextSplitter {
         // No natural break: the last grapheme boundary in the window (any, however early).
         var i = limitEnd
         while i > start + 1, !boundaries.contains(i) { i -= 1 }
+        if boundaries.contains(i) { return i }
+        // One grapheme longer than the window (an emoji with a thousand combining marks): cut between scalars,
+        // never inside a surrogate pair.
+        i = limitEnd
+        while i > start + 1, UTF16.isTrailSurrogate(units[i]) { i -= 1 }
         return i
     }
 

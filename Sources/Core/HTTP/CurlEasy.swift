@@ -109,9 +109,12 @@ final class CurlEasy {
         guard code == CURLE_OK else {
             if code == CURLE_ABORTED_BY_CALLBACK { throw CancellationError() }
             let kind: HTTPError.Code
+            // Bytes of the request that went out: none means the server cannot have acted on it, whatever failed.
+            var requestBytes = 0
+            _ = ccurl_getinfo_long(handle, CURLINFO_REQUEST_SIZE, &requestBytes)
             switch code {
-            case CURLE_OPERATION_TIMEDOUT: kind = .timeout
-            case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY: kind = .connectionFailed
+            case CURLE_OPERATION_TIMEDOUT: kind = requestBytes == 0 ? .connectionFailed : .timeout
+            case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY, CURLE_SSL_CONNECT_ERROR: kind = .connectionFailed
             case CURLE_URL_MALFORMAT, CURLE_UNSUPPORTED_PROTOCOL: kind = .invalidRequest
             default: kind = .transferFailed
             }

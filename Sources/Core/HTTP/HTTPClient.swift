@@ -106,6 +106,7 @@ public struct HTTPError: Error, CustomStringConvertible, Sendable {
         private let base: Base
         private init(_ base: Base) { self.base = base }
         public static let timeout = Code(.timeout)
+        /// Nothing of the request reached the server (no connection, or it timed out before a byte was sent).
         public static let connectionFailed = Code(.connectionFailed)
         public static let transferFailed = Code(.transferFailed)
         public static let invalidRequest = Code(.invalidRequest)

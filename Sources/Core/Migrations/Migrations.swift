@@ -171,6 +171,12 @@ extension Migration {
             -- The API call of the unit's plan that is being made right now; committed before the call and
             -- cleared with its result, so a crash leaves exactly the one call whose outcome is unknown.
             ALTER TABLE mirror.publications ADD COLUMN sending_step integer, ADD COLUMN note text;
+            -- The run that holds a 'publishing' claim (it refreshes updated_at while it works), and the run
+            -- editing a published post; every write of a claim is guarded by its holder, so a run that lost
+            -- its claim to another can never record over it.
+            ALTER TABLE mirror.publications ADD COLUMN claimed_by text, ADD COLUMN editing_by text, ADD COLUMN editing_at timestamptz,
+                ADD COLUMN plan_hash text;
+            CREATE INDEX publications_publishing ON mirror.publications (route_id, updated_at) WHERE state = 'publishing';
 
             -- Every destination message a source post produced (text chunks, album items, caption
             -- continuations), committed right after the call that created it, so a unit interrupted
@@ -184,11 +190,13 @@ extension Migration {
                 message_id bigint NOT NULL,
                 role text NOT NULL,
                 content_hash text NOT NULL,
+                plan_hash text NOT NULL DEFAULT '',
                 sent_at timestamptz NOT NULL DEFAULT now(),
                 PRIMARY KEY (route_id, post_id, step, seq)
             );
-            -- Pacing counts the calls made to one destination chat in the last minute, across runs and routes.
+            -- Pacing counts the messages sent to one destination chat in the last minute, across runs and routes.
             CREATE INDEX sent_messages_chat_sent_at ON mirror.sent_messages (chat, sent_at);
+            CREATE INDEX sent_messages_post ON mirror.sent_messages (post_id);
 
             -- Flood control: a wait longer than a run can afford is stored, and the route rests until then.
             ALTER TABLE mirror.routes ADD COLUMN retry_at timestamptz, ADD COLUMN retry_reason text;
@@ -196,6 +204,7 @@ extension Migration {
             -- Edits: a post's content revision, and the revision each publication shows; publish edits the
             -- destination while they differ.
             ALTER TABLE mirror.posts ADD COLUMN revision integer NOT NULL DEFAULT 0;
+            CREATE INDEX posts_edited ON mirror.posts (chat_id) WHERE revision > 0;
             ALTER TABLE mirror.publications ADD COLUMN revision integer NOT NULL DEFAULT 0;
 
             -- Readers whose position is not a message id (the Bot API's update offset), committed with the
@@ -206,12 +215,14 @@ extension Migration {
                 last_success_at timestamptz NOT NULL DEFAULT now()
             );
 
-            -- Message ids a lossy reader (the web preview) never saw, kept for the operator instead of skipped silently.
+            -- Ranges of message ids a lossy reader (the web preview) never saw, kept for the operator instead
+            -- of skipped silently.
             CREATE TABLE mirror.source_gaps (
                 chat_id bigint NOT NULL,
-                message_id bigint NOT NULL,
+                from_id bigint NOT NULL,
+                to_id bigint NOT NULL CHECK (to_id >= from_id),
                 noted_at timestamptz NOT NULL DEFAULT now(),
-                PRIMARY KEY (chat_id, message_id)
+                PRIMARY KEY (chat_id, from_id)
             );
             """),
         Migration(version: 4, name: "pgvector", sql: """

@@ -11,8 +11,8 @@ public struct SourceBatch: Sendable {
     public var warnings: [String] = []
     /// Posts at or below the offset whose content may have changed since they were imported (edits).
     public var edits: [SourcePost] = []
-    /// Message ids between the offset and the newest post that the source could not deliver.
-    public var gaps: [Int64] = []
+    /// Ranges of message ids between the offset and the newest post that the source could not deliver.
+    public var gaps: [ClosedRange<Int64>] = []
 
     public init(chatID: Int64, title: String, posts: [SourcePost], lastMessageID: Int64?) {
         self.chatID = chatID

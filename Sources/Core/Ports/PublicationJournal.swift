@@ -13,8 +13,11 @@ public struct SentMessage: Sendable, Hashable {
     public var role: String
     /// Hash of the text and entities sent, so an edit that changes nothing makes no call.
     public var contentHash: String
+    /// Fingerprint of the unit's whole plan when the message was sent, so a resumed unit continues the same plan.
+    public var planHash: String
 
-    public init(postID: Int64, step: Int, seq: Int, messageID: Int64, role: String, contentHash: String) {
+    public init(postID: Int64, step: Int, seq: Int, messageID: Int64, role: String, contentHash: String, planHash: String = "") {
+        self.planHash = planHash
         self.postID = postID
         self.step = step
         self.seq = seq
@@ -40,8 +43,9 @@ public protocol PublicationJournal: Sendable {
     func interruptedStep(postIDs: [Int64]) async throws -> Int?
     /// Forgets a message the destination no longer shows (an edit made the text shorter).
     func forgetSent(postID: Int64, step: Int, seq: Int) async throws
-    /// Calls made to `chat` since `since`, and the time of the oldest of them, for pacing.
-    func sends(toChat chat: String, since: Date) async throws -> (count: Int, oldest: Date?)
+    /// Messages sent to `chat` in the last minute, and the seconds until the oldest of them leaves that
+    /// minute, both by the database's clock (runs on several machines share one budget and one clock).
+    func recentSends(toChat chat: String) async throws -> (messages: Int, oldestLeavesIn: Double?)
 }
 
 /// A journal that keeps nothing, for destinations that publish a unit in one atomic write.
@@ -53,5 +57,5 @@ public struct NoJournal: PublicationJournal {
     public func abandonSend(postIDs: [Int64], step: Int) async throws {}
     public func interruptedStep(postIDs: [Int64]) async throws -> Int? { nil }
     public func forgetSent(postID: Int64, step: Int, seq: Int) async throws {}
-    public func sends(toChat chat: String, since: Date) async throws -> (count: Int, oldest: Date?) { (0, nil) }
+    public func recentSends(toChat chat: String) async throws -> (messages: Int, oldestLeavesIn: Double?) { (0, nil) }
 }

@@ -108,15 +108,18 @@ public struct MirrorStore: Sendable {
         return try await database.transaction { conn in try Self.applyEdits(conn, payload) }
     }
 
-    /// Records message ids a lossy reader could not deliver, for the operator.
-    public func recordGaps(chatID: Int64, messageIDs: [Int64]) async throws {
-        guard !messageIDs.isEmpty else { return }
+    /// Records ranges of message ids a lossy reader could not deliver, for the operator.
+    public func recordGaps(chatID: Int64, ranges: [ClosedRange<Int64>]) async throws {
+        guard !ranges.isEmpty else { return }
         try await database.transaction { conn in
-            let added = try conn.query("""
-                INSERT INTO mirror.source_gaps (chat_id, message_id) SELECT $1, unnest($2::bigint[]) ON CONFLICT DO NOTHING
-                """, [chatID, MetricsQuery.bucketArray(messageIDs)]).affectedRows
-            if added > 0 {
-                try Self.recordEvent(conn, kind: "gap", detail: ["chat_id": String(chatID), "message_ids": messageIDs.prefix(50).map(String.init).joined(separator: ",")])
+            for range in ranges {
+                let added = try conn.query("""
+                    INSERT INTO mirror.source_gaps (chat_id, from_id, to_id) VALUES ($1, $2, $3)
+                    ON CONFLICT (chat_id, from_id) DO UPDATE SET to_id = GREATEST(mirror.source_gaps.to_id, EXCLUDED.to_id)
+                    """, [chatID, range.lowerBound, range.upperBound]).affectedRows
+                if added > 0 {
+                    try Self.recordEvent(conn, kind: "gap", detail: ["chat_id": String(chatID), "from": String(range.lowerBound), "to": String(range.upperBound)])
+                }
             }
         }
     }
@@ -132,9 +135,7 @@ public struct MirrorStore: Sendable {
                 SELECT chat_id, message_id, to_timestamp(posted_at), to_timestamp(edited_at), text, entities, media, album_id, needs_translation, link_preview
                 FROM incoming ORDER BY message_id
                 ON CONFLICT (chat_id, message_id) DO NOTHING
-                RETURNING id, chat_id, message_id
-            ), filled AS (
-                DELETE FROM mirror.source_gaps g USING inserted i WHERE g.chat_id = i.chat_id AND g.message_id = i.message_id
+                RETURNING id
             )
             INSERT INTO mirror.events (kind, post_id) SELECT 'fetched', id FROM inserted
             """, [payload]).affectedRows
@@ -159,6 +160,8 @@ public struct MirrorStore: Sendable {
             FROM incoming x
             WHERE p.chat_id = x.chat_id AND p.message_id = x.message_id
               AND (p.text IS DISTINCT FROM x.text OR p.entities IS DISTINCT FROM x.entities)
+              -- An older copy (an export made before a later edit) never takes a post back to an earlier text.
+              AND (x.edited_at IS NULL OR p.edited_at IS NULL OR to_timestamp(x.edited_at) > p.edited_at)
             RETURNING p.id, p.revision
             """, [payload])
         for row in edited {
@@ -353,16 +356,16 @@ public struct MirrorStore: Sendable {
     ///
     /// - Returns: `false`, with nothing changed, when another run already marked one of the posts: that run
     ///   owns the unit, and this one must not publish it too.
-    public func markPublishing(routeID: Int64, postIDs: [Int64]) async throws -> Bool {
+    public func markPublishing(routeID: Int64, postIDs: [Int64], claim: String) async throws -> Bool {
         struct AlreadyClaimed: Error {}
         do {
             try await database.transaction { conn in
                 var claimed = 0
                 for postID in postIDs {
                     claimed += try conn.query("""
-                        INSERT INTO mirror.publications (route_id, post_id, state) VALUES ($1, $2, 'publishing')
+                        INSERT INTO mirror.publications (route_id, post_id, state, claimed_by) VALUES ($1, $2, 'publishing', $3)
                         ON CONFLICT (route_id, post_id) DO NOTHING
-                        """, [routeID, postID]).affectedRows
+                        """, [routeID, postID, claim]).affectedRows
                 }
                 if claimed != postIDs.count { throw AlreadyClaimed() }
             }
@@ -373,14 +376,15 @@ public struct MirrorStore: Sendable {
     }
 
     /// Records what a unit produced and advances the route's published offset, with one event per post.
-    public func markPublished(routeID: Int64, postIDs: [Int64], destinationIDs: [[String]], lastMessageID: Int64) async throws {
+    public func markPublished(routeID: Int64, postIDs: [Int64], destinationIDs: [[String]], lastMessageID: Int64, claim: String) async throws {
         try await database.transaction { conn in
             for (index, postID) in postIDs.enumerated() {
                 let ids = index < destinationIDs.count ? destinationIDs[index] : []
-                try conn.query("""
-                    UPDATE mirror.publications SET state = 'published', destination_ids = $3::jsonb, sending_step = NULL, updated_at = now()
-                    WHERE route_id = $1 AND post_id = $2
-                    """, [routeID, postID, try JSONText(encoding: ids)])
+                let changed = try conn.query("""
+                    UPDATE mirror.publications SET state = 'published', destination_ids = $3::jsonb, sending_step = NULL, claimed_by = NULL, updated_at = now()
+                    WHERE route_id = $1 AND post_id = $2 AND state = 'publishing' AND claimed_by = $4
+                    """, [routeID, postID, try JSONText(encoding: ids), claim]).affectedRows
+                guard changed == 1 else { throw ClaimLost(routeID: routeID, postID: postID) }
                 try Self.recordEvent(conn, kind: "published", routeID: routeID, postID: postID, detail: ["destination_ids": ids.joined(separator: ",")])
             }
             try conn.query("""
@@ -390,11 +394,35 @@ public struct MirrorStore: Sendable {
     }
 
     /// Forgets a `publishing` mark whose unit never reached the destination, so it is published again.
-    public func clearPublishing(routeID: Int64, postIDs: [Int64]) async throws {
+    public func clearPublishing(routeID: Int64, postIDs: [Int64], claim: String) async throws {
         try await database.transaction { conn in
             for postID in postIDs {
-                try conn.query("DELETE FROM mirror.publications WHERE route_id = $1 AND post_id = $2 AND state = 'publishing'", [routeID, postID])
+                try conn.query("DELETE FROM mirror.publications WHERE route_id = $1 AND post_id = $2 AND state = 'publishing' AND claimed_by = $3",
+                               [routeID, postID, claim])
             }
+        }
+    }
+
+    /// Keeps a claim fresh while its holder works (a long upload, a flood wait), so no other run takes it as abandoned.
+    public func refreshClaim(routeID: Int64, postIDs: [Int64], claim: String) async throws {
+        try await database.transaction { conn in
+            try conn.query("""
+                UPDATE mirror.publications SET updated_at = now()
+                WHERE route_id = $1 AND post_id = ANY($2::bigint[]) AND state = 'publishing' AND claimed_by = $3
+                """, [routeID, MetricsQuery.bucketArray(postIDs), claim])
+        }
+    }
+
+    /// Takes over an abandoned claim (not refreshed for `olderThan`), atomically, so of two runs only one settles it.
+    ///
+    /// - Returns: whether this run holds the unit's claim now.
+    public func takeOverClaim(routeID: Int64, postIDs: [Int64], olderThan: Duration, claim: String) async throws -> Bool {
+        try await database.transaction { conn in
+            try conn.query("""
+                UPDATE mirror.publications SET claimed_by = $3, updated_at = now()
+                WHERE route_id = $1 AND post_id = ANY($2::bigint[]) AND state = 'publishing'
+                  AND updated_at <= now() - make_interval(secs => $4)
+                """, [routeID, MetricsQuery.bucketArray(postIDs), claim, Double(olderThan.components.seconds)]).affectedRows > 0
         }
     }
 
@@ -413,6 +441,16 @@ public struct MirrorStore: Sendable {
             }
             let key = "\(routeID)/\(try first.decode("chat_id", as: Int64.self))/\(try first.decode("message_id", as: Int64.self))"
             return (key, ids, try last.decode("message_id"))
+        }
+    }
+
+    /// A run's claim on a unit was taken over by another run (it looked abandoned); this run must stop
+    /// touching the unit.
+    public struct ClaimLost: Error, CustomStringConvertible, Sendable {
+        public var routeID: Int64
+        public var postID: Int64
+        public var description: String {
+            "another run took over the publication of post \(postID) on route \(routeID); this run leaves it to that one"
         }
     }
 

@@ -50,6 +50,12 @@ public struct BotAPIUpdateFeed: Sendable {
             }
             byChat[chat] = entry
         }
+        // Two edits of one post in a page: only the last is the post's text now (an UPDATE from both would pick one at random).
+        for (chat, entry) in byChat where entry.edits.count > 1 {
+            var latest: [Int64: SourcePost] = [:]
+            for edit in entry.edits { latest[edit.messageID] = edit }
+            byChat[chat]?.edits = latest.values.sorted { $0.messageID < $1.messageID }
+        }
         if batch.ignoredCount > 0 { warnings.append("ignored \(batch.ignoredCount) updates that are not channel posts") }
         return (byChat.values.sorted { $0.chatID < $1.chatID }, batch.nextOffset, warnings)
     }

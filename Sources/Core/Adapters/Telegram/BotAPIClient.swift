@@ -41,12 +41,16 @@ public struct BotAPIError: Error, CustomStringConvertible, Sendable, Equatable {
     public var isEntityError: Bool { code == 400 && (description.contains("entities") || description.contains("entity")) }
 }
 
-/// Telegram's answer could not be read (a proxy's HTML page, a cut-off body): whether the call took effect is
-/// unknown.
+/// Telegram's answer could not be read (a cut-off body) or was a server error (5xx, possibly from a gateway
+/// after Telegram carried the call out): whether the call took effect is unknown.
 public struct BotAPIUnreadableResponse: Error, CustomStringConvertible, Sendable {
     public var method: String
     public var status: Int
-    public var description: String { "Bot API \(method) answered HTTP \(status) with a body that is not a Bot API response" }
+    public var description: String {
+        (500...599).contains(status)
+            ? "Bot API \(method) answered HTTP \(status) (a server error after which the call may or may not have been carried out)"
+            : "Bot API \(method) answered HTTP \(status) with a body that is not a Bot API response"
+    }
 }
 
 /// A file sent with a call as `attach://name`.
@@ -105,11 +109,13 @@ public struct BotAPIClient: Sendable {
             let result = envelope.result {
             return result
         }
-        if let error = BotAPIError.decode(response.body) { throw error }
-        // A 5xx from a proxy in front of Telegram: the call did not reach it.
-        if (500...599).contains(response.status) || response.status == 429 {
-            throw BotAPIError(code: response.status, description: "HTTP \(response.status) without a Bot API body")
+        if let error = BotAPIError.decode(response.body), !(500...599).contains(error.code) { throw error }
+        // A 4xx that is not Bot API JSON comes from something else at that URL, which did not pass the call on.
+        if (400...499).contains(response.status), BotAPIError.decode(response.body) == nil {
+            throw BotAPIError(code: response.status, description: "HTTP \(response.status) that is not a Bot API answer; check TELEGRAM_API_URL")
         }
+        // A 5xx (from Telegram or a gateway in front of it) or an unreadable 2xx may follow a call that was carried
+        // out: its outcome is unknown.
         throw BotAPIUnreadableResponse(method: method, status: response.status)
     }
 }

@@ -50,10 +50,16 @@ public struct TelegramDestination: Destination {
         for note in plan.notes { logger.warning(note, ["unit": unit.key]) }
         let postIDs = unit.items.map(\.postID)
         var sent = try await journal.sentMessages(postIDs: postIDs)
+        // Resuming is only safe with the same plan: a file that vanished or a text that changed since the first
+        // calls would shift every later call.
+        let planHash = plan.fingerprint
+        if let other = sent.first(where: { $0.planHash != planHash && !$0.planHash.isEmpty }) {
+            throw UnitRejected("the unit changed after its first messages went out (message \(other.messageID)); check the channel, then `JobRunner retry` sends the rest as it is now or `JobRunner skip` leaves it")
+        }
         let done = Set(sent.map(\.step))
         for (step, call) in plan.calls.enumerated() where !done.contains(step) {
             let replyTo = call.replyToStep.flatMap { target in sent.first { $0.step == target && $0.seq == 0 }?.messageID }
-            let messages = try await send(call, step: step, replyTo: replyTo, postIDs: postIDs, journal: journal)
+            let messages = try await send(call, step: step, replyTo: replyTo, postIDs: postIDs, journal: journal, planHash: planHash)
             sent += messages
         }
         return unit.items.map { item in sent.filter { $0.postID == item.postID }.map { String($0.messageID) } }
@@ -85,15 +91,17 @@ public struct TelegramDestination: Destination {
             logger.notice("edited post has no message in the channel (it had nothing Telegram could carry); nothing to edit", ["message_id": item.source.messageID])
             return []
         }
-        let isMedia = first.role == "caption" || first.role == "media"
-        let chunks = isMedia ? TelegramPlan.captionChunks(item.content) : TelegramPlan.textChunks(item.content)
-        guard isMedia || !chunks.isEmpty else {
+        // Which messages show the post's text, and how that text is cut: as the plan cut it when it was sent.
+        let captioned = first.role == "caption" || first.role == "media"
+        let textual = first.role == "media_only" ? Array(sent.dropFirst()) : sent
+        let chunks = captioned ? TelegramPlan.captionChunks(item.content) : TelegramPlan.textChunks(item.content)
+        guard captioned || !chunks.isEmpty else {
             logger.warning("edited post has no text left; its messages are left as they were", ["message_id": item.source.messageID])
             return sent.map { String($0.messageID) }
         }
-        var kept: [SentMessage] = []
-        for (index, message) in sent.enumerated() {
-            guard index < max(chunks.count, 1) else {
+        var kept: [SentMessage] = first.role == "media_only" ? [first] : []
+        for (index, message) in textual.enumerated() {
+            guard index < max(chunks.count, captioned ? 1 : 0) else {
                 try await call("deleteMessage", ["chat_id": chatParameter, "message_id": .int(message.messageID)], journal: journal)
                 try await journal.forgetSent(postID: item.postID, step: message.step, seq: message.seq)
                 continue
@@ -101,21 +109,31 @@ public struct TelegramDestination: Destination {
             let target = index < chunks.count ? chunks[index] : FormattedText(text: "")
             var updated = message
             if target.contentHash != message.contentHash {
+                let caption = index == 0 && captioned
                 var parameters: [String: JSONValue] = ["chat_id": chatParameter, "message_id": .int(message.messageID)]
-                let caption = index == 0 && isMedia
                 parameters[caption ? "caption" : "text"] = .string(target.text)
-                if !target.entities.isEmpty { parameters[caption ? "caption_entities" : "entities"] = try JSONValue(encoding: target.entities) }
                 if !caption, let preview = index == 0 ? TelegramPlan.preview(item.source.linkPreview, for: target, index: 0) : LinkPreview(isDisabled: true) {
                     parameters["link_preview_options"] = try JSONValue(encoding: preview)
                 }
-                try await call(caption ? "editMessageCaption" : "editMessageText", parameters, journal: journal)
+                let entities = target.entities.isEmpty ? nil : try JSONValue(encoding: target.entities)
+                try await call(caption ? "editMessageCaption" : "editMessageText", parameters, entities: entities.map { (caption ? "caption_entities" : "entities", $0) },
+                               journal: journal)
                 updated.contentHash = target.contentHash
                 try await journal.recordSend(postIDs: [item.postID], step: message.step, chat: chat, messages: [updated])
             }
             kept.append(updated)
         }
         var nextStep = (sent.map(\.step).max() ?? 0) + 1
-        for chunk in chunks.dropFirst(sent.count) {
+        let interrupted = try await journal.interruptedStep(postIDs: [item.postID])
+        for chunk in chunks.dropFirst(textual.count) {
+            if let interrupted, interrupted >= nextStep {
+                // An earlier attempt at this extra message got no answer: it may be in the channel. Never send it twice.
+                logger.warning("an extra message of an edit may already be in the channel (its send got no answer); not sent again",
+                               ["message_id": item.source.messageID])
+                try await journal.abandonSend(postIDs: [item.postID], step: interrupted)
+                nextStep = interrupted + 1
+                continue
+            }
             let planned = PlannedCall(kind: .text(chunk, preview: LinkPreview(isDisabled: true)), postIDs: [item.postID], replyToStep: nil, role: "continuation")
             kept += try await send(planned, step: nextStep, replyTo: first.messageID, postIDs: [item.postID], journal: journal)
             nextStep += 1
@@ -124,14 +142,22 @@ public struct TelegramDestination: Destination {
     }
 
     /// An edit or delete: repeating it is harmless, so it is not journaled; flood control applies as to sends.
-    private func call(_ method: String, _ parameters: [String: JSONValue], journal: any PublicationJournal) async throws {
+    private func call(
+        _ method: String, _ parameters: [String: JSONValue], entities: (key: String, value: JSONValue)? = nil, journal: any PublicationJournal
+    ) async throws {
+        var withEntities = entities != nil
         while true {
             try await pace(journal)
+            var withFormatting = parameters
+            if withEntities, let entities { withFormatting[entities.key] = entities.value }
             do {
-                _ = try await client.call(method, parameters, as: JSONValue.self)
+                _ = try await client.call(method, withFormatting, as: JSONValue.self)
                 return
             } catch let error as BotAPIError where error.isNotModified {
                 return
+            } catch let error as BotAPIError where error.isEntityError && withEntities {
+                logger.warning("Telegram refused the formatting of an edit; editing without it", ["error": error.description])
+                withEntities = false
             } catch let error as BotAPIError where error.code == 429 {
                 try await waitOrRest(.seconds(max(1, error.retryAfter ?? 5)), reason: "Telegram flood control (429, retry after \(error.retryAfter ?? 5) s)")
             } catch let error as BotAPIError where method == "deleteMessage" && error.code == 400 {
@@ -147,19 +173,21 @@ public struct TelegramDestination: Destination {
     // MARK: - Calls
 
     /// Makes one planned call, waiting out pacing and short flood waits, and journals it.
-    private func send(_ call: PlannedCall, step: Int, replyTo: Int64?, postIDs: [Int64], journal: any PublicationJournal) async throws -> [SentMessage] {
+    private func send(
+        _ call: PlannedCall, step: Int, replyTo: Int64?, postIDs: [Int64], journal: any PublicationJournal, planHash: String = ""
+    ) async throws -> [SentMessage] {
         var withoutEntities = false
-        var serverErrors = 0
         // Errors not caught below (a timeout, a dropped connection, an unreadable answer) leave the step marked:
         // the call may have been posted, and the job decides what to do with the uncertain unit.
+        let size: Int = if case .album(let items) = call.kind { items.count } else { 1 }
         while true {
-            try await pace(journal)
+            try await pace(journal, size: size)
             try await journal.beginSend(postIDs: postIDs, step: step)
             do {
                 let ids = try await perform(call, replyTo: replyTo, plain: withoutEntities)
                 let messages = ids.enumerated().map { seq, id in
                     SentMessage(postID: call.postIDs[min(seq, call.postIDs.count - 1)], step: step, seq: seq, messageID: id, role: call.role,
-                                contentHash: Self.content(of: call, seq: seq).contentHash)
+                                contentHash: Self.content(of: call, seq: seq).contentHash, planHash: planHash)
                 }
                 try await journal.recordSend(postIDs: postIDs, step: step, chat: chat, messages: messages)
                 return messages
@@ -175,11 +203,6 @@ public struct TelegramDestination: Destination {
                     // Never resend a payload Telegram refused; plain text still carries every word.
                     logger.warning("Telegram refused the formatting; sending this message without it", ["error": error.description, "step": step])
                     withoutEntities = true
-                    continue
-                }
-                if error.code >= 500, serverErrors < 3 {
-                    serverErrors += 1
-                    try await Task.sleep(for: .seconds(1 << serverErrors))
                     continue
                 }
                 throw Self.classify(error, chat: chat)
@@ -201,13 +224,15 @@ public struct TelegramDestination: Destination {
         try await Task.sleep(for: wait)
     }
 
-    /// Holds calls to this chat to `postsPerMinute` over any 60-second window.
-    private func pace(_ journal: any PublicationJournal) async throws {
-        let window: TimeInterval = 60
-        let (count, oldest) = try await journal.sends(toChat: chat, since: now().addingTimeInterval(-window))
-        guard count >= postsPerMinute, let oldest else { return }
-        let seconds = max(0, oldest.addingTimeInterval(window).timeIntervalSince(now()))
-        try await waitOrRest(.milliseconds(Int(seconds * 1000) + 50), reason: "pacing to \(postsPerMinute) posts a minute in \(chat)")
+    /// Holds messages to this chat to `postsPerMinute` over any 60-second window; `size` is what the next call
+    /// sends (an album's items). A call bigger than the whole budget goes out once the window is empty.
+    private func pace(_ journal: any PublicationJournal, size: Int = 1) async throws {
+        while true {
+            let (messages, leavesIn) = try await journal.recentSends(toChat: chat)
+            guard messages > 0, messages + size > postsPerMinute, let leavesIn else { return }
+            let seconds = min(60, max(0, leavesIn)) + 0.05
+            try await waitOrRest(.milliseconds(Int(seconds * 1000)), reason: "pacing to \(postsPerMinute) messages a minute in \(chat)")
+        }
     }
 
     private func perform(_ call: PlannedCall, replyTo: Int64?, plain: Bool) async throws -> [Int64] {
@@ -268,11 +293,12 @@ public struct TelegramDestination: Destination {
     static func classify(_ error: BotAPIError, chat: String) -> Error {
         let text = error.description.lowercased()
         switch error.code {
-        case 401, 404:
+        case 401, 404 where !text.contains("telegram_api_url"):
             return TelegramSetupError("Telegram rejected the bot token (\(error.code) \(error.description)); set TELEGRAM_BOT_TOKEN to the token @BotFather gave")
         case 403:
             return TelegramSetupError("the bot may not post in \(chat) (\(error.description)); add it to the channel as an admin allowed to post messages")
-        case 400 where text.contains("chat not found") || text.contains("not enough rights") || text.contains("need administrator rights"):
+        case 400 where text.contains("chat not found") || text.contains("not enough rights") || text.contains("need administrator rights")
+            || text.contains("peer_id_invalid") || text.contains("chat_admin_required") || text.contains("telegram_api_url"):
             return TelegramSetupError("the bot cannot post in \(chat) (\(error.description)); check DST_CHANNEL and make the bot an admin allowed to post messages")
         case 400:
             return UnitRejected("Telegram refused it: \(error.description)")

@@ -101,8 +101,9 @@ public struct TelegramPlan: Sendable {
             for entry in withMedia {
                 let step = calls.count
                 let chunks = entry.media.takesCaption ? Self.captionChunks(entry.item.content) : []
+                // A sticker or video note carries no caption: its text follows as messages ("media_only").
                 calls.append(PlannedCall(kind: .media(entry.media, caption: chunks.first), postIDs: [entry.item.postID], replyToStep: nil,
-                                         role: chunks.isEmpty ? "media" : "caption"))
+                                         role: !entry.media.takesCaption ? "media_only" : chunks.isEmpty ? "media" : "caption"))
                 let rest = entry.media.takesCaption ? Array(chunks.dropFirst()) : Self.textChunks(entry.item.content)
                 for chunk in rest {
                     calls.append(PlannedCall(kind: .text(chunk, preview: LinkPreview(isDisabled: true)), postIDs: [entry.item.postID], replyToStep: step, role: "continuation"))
@@ -175,6 +176,29 @@ public struct TelegramPlan: Sendable {
             return nil
         }
         return SendableMedia(type: type, source: .upload(file, fileName: media.fileName ?? file.lastPathComponent))
+    }
+}
+
+extension TelegramPlan {
+    /// A fingerprint of every call: what it sends (texts, entities, media types, file ids or names), not where
+    /// the files lie, so a newer export of the same channel at another path keeps the same plan.
+    public var fingerprint: String {
+        var text = ""
+        func media(_ m: SendableMedia) -> String {
+            switch m.source {
+            case .fileID(let id): "\(m.type):id:\(id)"
+            case .upload(let url, let name): "\(m.type):file:\(name):\(url.lastPathComponent)"
+            }
+        }
+        for call in calls {
+            switch call.kind {
+            case .text(let t, _): text += "T\(t.contentHash)"
+            case .media(let m, let caption): text += "M\(media(m))\(caption?.contentHash ?? "-")"
+            case .album(let items): text += "A" + items.map { media($0.media) + ($0.caption?.contentHash ?? "-") }.joined(separator: ",")
+            }
+            text += "|\(call.role)|\(call.postIDs.map(String.init).joined(separator: ","))|\(call.replyToStep ?? -1);"
+        }
+        return FormattedText(text: text).contentHash
     }
 }
 

@@ -66,11 +66,22 @@ public struct WebPreviewSource: PostSource {
         let posts = byID.values.sorted { $0.messageID < $1.messageID }
         var batch = SourceBatch(chatID: chatID, title: title, posts: posts.filter { $0.messageID > (offset ?? .min) }, lastMessageID: seen.max())
         batch.edits = posts.filter { $0.messageID <= (offset ?? .min) && edited.contains($0.messageID) }
-        batch.gaps = offset.map { WebPreviewPage.missingIDs(after: $0, seen: seen) } ?? []
+        batch.gaps = offset.map { Self.gaps(after: $0, seen: seen) } ?? []
         if pages == maxPages, let offset, let oldest = seen.min(), oldest - 1 > offset {
             warnings.append("read \(pages) pages without reaching the stored offset \(offset); ids \(offset + 1)…\(oldest - 1) are recorded as gaps")
         }
         batch.warnings = warnings
         return batch
+    }
+
+    /// The ranges in `(offset, newest seen]` that no page showed.
+    static func gaps(after offset: Int64, seen: Set<Int64>) -> [ClosedRange<Int64>] {
+        var ranges: [ClosedRange<Int64>] = []
+        var previous = offset
+        for id in seen.sorted() where id > offset {
+            if id > previous + 1 { ranges.append((previous + 1)...(id - 1)) }
+            previous = id
+        }
+        return ranges
     }
 }
