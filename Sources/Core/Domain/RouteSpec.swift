@@ -53,12 +53,7 @@ public enum SourceSpec: Sendable, Hashable, CustomStringConvertible {
     /// The chat id a web-preview route is known by: the preview shows no numeric id, so one is derived from
     /// the username, in a range no real Bot API id uses.
     public static func webPreviewChatID(_ channel: String) -> Int64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in channel.lowercased().utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x100_0000_01b3
-        }
-        return -9_000_000_000_000_000_000 - Int64(hash % 100_000_000_000_000_000)
+        -9_000_000_000_000_000_000 - Int64(StableHash.fnv1a(channel.lowercased().utf8) % 100_000_000_000_000_000)
     }
 }
 

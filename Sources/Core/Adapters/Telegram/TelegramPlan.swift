@@ -206,16 +206,10 @@ extension FormattedText {
     /// Telegram refuses a message of whitespace only.
     var hasVisibleText: Bool { text.unicodeScalars.contains { !$0.properties.isWhitespace } }
 
-    /// A stable fingerprint of the text and its entities (FNV-1a 64), to tell whether an edit changes anything.
+    /// A stable fingerprint of the text and its entities, to tell whether an edit changes anything.
     public var contentHash: String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let bytes = (try? encoder.encode(self)) ?? Data(text.utf8)
-        for byte in bytes {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x100_0000_01b3
-        }
-        return String(hash, radix: 16)
+        return String(StableHash.fnv1a((try? encoder.encode(self)) ?? Data(text.utf8)), radix: 16)
     }
 }
