@@ -46,6 +46,17 @@ public final class FakeBotAPI: @unchecked Sendable {
     public var memberships: [String: (status: String, canPost: Bool)] = [:]
     /// A webhook URL makes `getUpdates` unusable, as on Telegram.
     public var webhookURL = ""
+    /// Share of send calls that fail the ways Telegram and its gateways fail (see ``Chaos``), from a seeded generator.
+    private var chaos: (rate: Double, rng: SeededGenerator)?
+    /// Sends that failed after the message was posted (a dropped answer, a gateway 5xx, a garbled body).
+    public private(set) var postedButFailed = 0
+
+    /// Makes `rate` of the send calls fail: a 429 with retry_after 1, a 500, a dropped connection or a garbled
+    /// 200, each equally likely; the 500 and the drop come after the message was posted half the time, the
+    /// garbled body always (as when a gateway breaks the answer), so the sender cannot tell.
+    public func enableChaos(rate: Double, seed: UInt64) {
+        lock.withLock { chaos = (rate, SeededGenerator(seed: seed)) }
+    }
 
     public var baseURL: String { server.baseURL }
     public var recordedCalls: [Call] { lock.withLock { calls } }
@@ -103,7 +114,24 @@ public final class FakeBotAPI: @unchecked Sendable {
         case .drop?: return .drop
         case nil: break
         }
-        return lock.withLock { answer(method, parameters, files) }
+        return lock.withLock {
+            guard method.hasPrefix("send"), var (rate, rng) = chaos else { return answer(method, parameters, files) }
+            let fails = Double.random(in: 0..<1, using: &rng) < rate
+            let kind = Int.random(in: 0..<4, using: &rng)
+            let posted = kind == 3 || (kind != 0 && Bool.random(using: &rng))
+            chaos = (rate, rng)
+            guard fails else { return answer(method, parameters, files) }
+            if posted {
+                _ = answer(method, parameters, files)
+                postedButFailed += 1
+            }
+            switch kind {
+            case 0: return .json(429, #"{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 1","parameters":{"retry_after":1}}"#)
+            case 1: return .json(500, #"{"ok":false,"error_code":500,"description":"Internal Server Error"}"#)
+            case 2: return .drop
+            default: return .respond(status: 200, headers: [("content-type", "text/html")], body: Data("<html>cut".utf8))
+            }
+        }
     }
 
     private func error(_ code: Int, _ description: String) -> LocalHTTPServer.Reply {
@@ -248,5 +276,18 @@ public final class FakeBotAPI: @unchecked Sendable {
             rest = rest[next.lowerBound...]
         }
         return (fields, files)
+    }
+}
+
+/// A small deterministic generator (SplitMix64), so a failing chaos run can be replayed with its seed.
+public struct SeededGenerator: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }
