@@ -20,7 +20,8 @@ extension StatusSnapshot {
             out += route.lastFetchAt.map { ", offset moved \(age($0))" } ?? ", never fetched"
             out += "\n"
             out += "  translate  \(route.awaitingTranslation) waiting, \(route.parked.count) parked\n"
-            out += "  publish    \(route.awaitingPublication) ready, \(route.published) published, \(route.skipped) skipped, \(route.publishing.count) publishing\n"
+            out += "  publish    \(route.awaitingPublication) ready, \(route.published) published, \(route.skipped) skipped, \(route.publishing.count) publishing"
+            out += route.setAside.isEmpty ? "\n" : ", \(route.setAside.count) set aside (every one listed below)\n"
             if let seconds = route.oldestWaitingSeconds, let post = route.oldestWaitingPostID {
                 out += "  oldest waiting post: \(post), fetched \(Format.duration(seconds)) ago\n"
             }

@@ -30,8 +30,9 @@ public struct StatusSnapshot: Sendable, Codable {
         public var parked: [StuckPost]
         /// Posts marked `publishing`: a run is sending them, or one stopped while it did.
         public var publishing: [StuckPost]
-        /// Publications set aside for the operator: `uncertain` (a send cut off without an answer) or `failed`
-        /// (the destination refused it); `reason` starts with the state.
+        /// Every publication set aside for the operator (each needs a decision, so none is left out):
+        /// `uncertain` (a send cut off without an answer) or `failed` (the destination refused it); `reason`
+        /// starts with the state.
         public var setAside: [StuckPost]
         /// The route rests after flood control until then, and why.
         public var restingUntil: Date?
@@ -120,8 +121,8 @@ extension MirrorStore {
                 let setAside = try conn.query("""
                     SELECT p.id, p.message_id, x.updated_at, x.state || ': ' || COALESCE(x.note, '') AS reason
                     FROM mirror.publications x JOIN mirror.posts p ON p.id = x.post_id
-                    WHERE x.route_id = $1 AND x.state IN ('uncertain', 'failed') ORDER BY p.message_id LIMIT $2
-                    """, [id, listLimit]).map { row in
+                    WHERE x.route_id = $1 AND x.state IN ('uncertain', 'failed') ORDER BY p.message_id
+                    """, [id]).map { row in
                     StatusSnapshot.StuckPost(postID: try row.decode("id"), messageID: try row.decode("message_id"), since: try row.decode("updated_at"),
                                              reason: try row.decode("reason"))
                 }
