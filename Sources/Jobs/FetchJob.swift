@@ -10,7 +10,7 @@ import Foundation
 /// next update offset in one transaction.
 public struct FetchJob: Job {
     public static let name = "fetch"
-    public static let counters = ["fetched", "edited"]
+    public static let counters = ["fetched", "edited", "fetch_held"]
     /// Telegram keeps undelivered updates 24 hours; warn well before that.
     public static let updateGapWarning: TimeInterval = 20 * 3600
     let chunkSize: Int
@@ -23,6 +23,7 @@ public struct FetchJob: Job {
 
     public func run(_ context: JobContext) async throws -> JobSummary {
         var summary = Self.emptySummary
+        let holder = LeaseGuard.holderName()
         var done = Set<Int64>()
         var botChats: [String: Int64] = [:]
         // Reading the bot's updates confirms them for every chat: never do it while a botapi: chat is unknown.
@@ -35,10 +36,21 @@ public struct FetchJob: Job {
                 botChats[chat] = chatID
                 done.insert(chatID)
             } else {
-                let batch = try await fetchNew(defaultSpec.source, context: context)
-                _ = try await context.store.upsertRoute(defaultSpec, chatID: batch.chatID)
-                try await store(batch, context: context, into: &summary)
-                done.insert(batch.chatID)
+                let leased = try await LeaseGuard.with("fetch:\(defaultSpec.source)", holder: holder, store: context.store) {
+                    let batch = try await fetchNew(defaultSpec.source, context: context)
+                    _ = try await context.store.upsertRoute(defaultSpec, chatID: batch.chatID)
+                    var part = JobSummary()
+                    try await store(batch, context: context, into: &part)
+                    return (batch.chatID, part)
+                }
+                switch leased {
+                case .success(let (chatID, part)):
+                    summary.merge(part)
+                    done.insert(chatID)
+                case .failure(let held):
+                    context.logger.notice(held.description)
+                    summary["fetch_held"] += 1
+                }
             }
         } catch where isRouteLocal(error) {
             if case .botAPI = defaultSpec.source { botChatUnresolved = true }
@@ -60,8 +72,17 @@ public struct FetchJob: Job {
                 continue
             }
             do {
-                let batch = try await fetchNew(route.spec.source, context: context)
-                try await store(batch, context: context, into: &summary)
+                let leased = try await LeaseGuard.with("fetch:\(route.spec.source)", holder: holder, store: context.store) {
+                    var part = JobSummary()
+                    try await store(try await fetchNew(route.spec.source, context: context), context: context, into: &part)
+                    return part
+                }
+                switch leased {
+                case .success(let part): summary.merge(part)
+                case .failure(let held):
+                    context.logger.notice(held.description)
+                    summary["fetch_held"] += 1
+                }
             } catch where isRouteLocal(error) {
                 summary.errors.append("route \(route.id) (\(route.spec.source)): \(error)")
                 context.logger.error("fetch failed for a route", ["route": route.id, "error": String(describing: error)])
@@ -70,7 +91,19 @@ public struct FetchJob: Job {
 
         if !botChats.isEmpty, !botChatUnresolved, !context.stop.isStopRequested {
             do {
-                try await fetchUpdates(chats: botChats, context: context, into: &summary)
+                // Telegram gives each update to one consumer: one run reads the bot's queue at a time (B37).
+                let feed = try context.updateFeed()
+                let leased = try await LeaseGuard.with("fetch:\(feed.cursorKey)", holder: holder, store: context.store) {
+                    var part = JobSummary()
+                    try await fetchUpdates(chats: botChats, context: context, into: &part)
+                    return part
+                }
+                switch leased {
+                case .success(let part): summary.merge(part)
+                case .failure(let held):
+                    context.logger.notice(held.description)
+                    summary["fetch_held"] += 1
+                }
             } catch where isRouteLocal(error) {
                 summary.errors.append("bot updates (\(botChats.keys.sorted().joined(separator: ", "))): \(error)")
                 context.logger.error("fetch failed for the bot's updates", ["error": String(describing: error)])

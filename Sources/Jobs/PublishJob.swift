@@ -20,7 +20,7 @@ import Foundation
 /// for a longer wait than the run can afford rests the route until then (`retry_at`).
 public struct PublishJob: Job {
     public static let name = "publish"
-    public static let counters = ["published", "edits_published", "waiting", "parked", "in_flight", "set_aside", "resting"]
+    public static let counters = ["published", "edits_published", "waiting", "parked", "in_flight", "set_aside", "resting", "publish_held"]
     let pageSize: Int
     let staleAfter: Duration
     /// How long the newest album of a source must be quiet before it is taken as complete.
@@ -36,37 +36,23 @@ public struct PublishJob: Job {
 
     public func run(_ context: JobContext) async throws -> JobSummary {
         var summary = Self.emptySummary
-        // This run's claim token: every write of a claim it holds is guarded by it.
-        let claim = "\(ProcessInfo.processInfo.hostName):\(getpid()):\(UUID().uuidString.prefix(8))"
+        // This run's name in leases and claims: every write of a claim it holds is guarded by it.
+        let claim = LeaseGuard.holderName()
         for (route, chatID) in try await context.store.routes() {
             guard !context.stop.isStopRequested else { break }
             let logger = context.logger.with("route", route.id)
             var routeSummary = JobSummary()
             do {
-                if let until = try await context.store.routeRetryAt(routeID: route.id) {
-                    logger.notice("route resting after Telegram flood control", ["until": until.formatted(.iso8601)])
-                    routeSummary["resting"] += 1
-                    summary.merge(routeSummary)
-                    continue
+                // One run publishes a route at a time; an overlapping run skips it (B37).
+                let outcome = try await LeaseGuard.with("publish:route:\(route.id)", holder: claim, store: context.store) {
+                    try await publish(route: route, chatID: chatID, claim: claim, context: context, logger: logger)
                 }
-                let destination = try context.makeDestination(route.spec)
-                let journal = context.store.journal(routeID: route.id, claim: claim)
-                let work = RouteWork(route: route, chatID: chatID, destination: destination, journal: journal, claim: claim, context: context, logger: logger)
-                try await reconcile(work, into: &routeSummary)
-                do {
-                    try await publishEdits(work, into: &routeSummary)
-                    try await publishRoute(work, into: &routeSummary)
-                } catch let lost as MirrorStore.ClaimLost {
-                    // An overlapping run owns the unit now; it finishes it, this run leaves the route to it.
-                    logger.notice("claim taken over by another run; route left to it", ["error": lost.description])
-                    routeSummary["in_flight"] += 1
-                } catch let busy as DestinationBusy {
-                    // Not a failure: the next run after `until` resumes with the same unit, and nothing overtakes it.
-                    try await context.store.setRouteRetryAt(routeID: route.id, until: busy.until, reason: busy.reason)
-                    logger.notice("route resting", ["until": busy.until.formatted(.iso8601), "reason": busy.reason])
-                    routeSummary["resting"] += 1
+                switch outcome {
+                case .success(let published): routeSummary.merge(published)
+                case .failure(let held):
+                    logger.notice(held.description)
+                    routeSummary["publish_held"] += 1
                 }
-                try await destination.finishRun(published: routeSummary["published"])
             } catch where isRouteLocal(error) {
                 // One broken destination must not hold back the other routes.
                 routeSummary.errors.append("route \(route.id) (\(route.spec.destination)): \(error)")
@@ -75,6 +61,39 @@ public struct PublishJob: Job {
             summary.merge(routeSummary)
         }
         return summary
+    }
+
+    /// One route's run, under its lease.
+    private func publish(route: Route, chatID: Int64, claim: String, context: JobContext, logger: Logger) async throws -> JobSummary {
+        var routeSummary = JobSummary()
+        if let until = try await context.store.routeRetryAt(routeID: route.id) {
+            logger.notice("route resting after Telegram flood control", ["until": until.formatted(.iso8601)])
+            routeSummary["resting"] += 1
+            return routeSummary
+        }
+        let destination = try context.makeDestination(route.spec)
+        let journal = context.store.journal(routeID: route.id, claim: claim)
+        let work = RouteWork(route: route, chatID: chatID, destination: destination, journal: journal, claim: claim, context: context, logger: logger)
+        do {
+            try await reconcile(work, into: &routeSummary)
+            try await publishEdits(work, into: &routeSummary)
+            try await publishRoute(work, into: &routeSummary)
+        } catch let lost as MirrorStore.ClaimLost {
+            // An overlapping run owns the unit now; it finishes it, this run leaves the route to it.
+            logger.notice("claim taken over by another run; route left to it", ["error": lost.description])
+            routeSummary["in_flight"] += 1
+        } catch let busy as DestinationBusy {
+            // Not a failure: the next run after `until` resumes with the same unit, and nothing overtakes it.
+            try await context.store.setRouteRetryAt(routeID: route.id, until: busy.until, reason: busy.reason)
+            logger.notice("route resting", ["until": busy.until.formatted(.iso8601), "reason": busy.reason])
+            routeSummary["resting"] += 1
+        } catch where isRouteLocal(error) {
+            // What was published before the failure still counts.
+            routeSummary.errors.append("route \(route.id) (\(route.spec.destination)): \(error)")
+            logger.error("publish failed for a route", ["error": String(describing: error)])
+        }
+        if routeSummary.errors.isEmpty { try await destination.finishRun(published: routeSummary["published"]) }
+        return routeSummary
     }
 
     /// What one route's publishing needs, passed around as one value.

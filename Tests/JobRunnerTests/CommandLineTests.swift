@@ -122,7 +122,7 @@ import Core
             let out = try run(["fetch"], env: env)
             #expect(out.status == 1)
             #expect(out.stderr.hasPrefix("error: fetch failed for default route (export:/nonexistent/result.json): cannot read Telegram export /nonexistent/result.json: file not found or unreadable; export the channel"))
-            #expect(out.stdout.contains("summary=\"outcome=failed edited=0 fetched=0\""))
+            #expect(out.stdout.contains("summary=\"outcome=failed edited=0 fetch_held=0 fetched=0\""))
         }
     }
 
@@ -138,7 +138,7 @@ import Core
                 #expect(first.stderr.isEmpty)
                 let summary = first.stdout.split(separator: "\n").filter { $0.contains("msg=\"run finished\"") }
                 #expect(summary.count == 1)
-                #expect(summary.first?.contains("summary=\"outcome=ok edited=0 edits_published=0 failed=0 fetched=10 in_flight=0 parked=0 published=10 resting=0 rollup_days=") == true)
+                #expect(summary.first?.contains("summary=\"outcome=ok edited=0 edits_published=0 failed=0 fetch_held=0 fetched=10 in_flight=0 parked=0 publish_held=0 published=10 resting=0 rollup_days=") == true)
                 #expect(summary.first?.contains(" translated=6 waiting=0\"") == true)
                 #expect(summary.first?.contains("duration_s=") == true)
                 #expect(first.stdout.split(separator: "\n").allSatisfy { $0.hasPrefix("ts=") })
@@ -146,7 +146,7 @@ import Core
                 #expect(journal.split(separator: "\n").count == 8)
                 #expect(journal.contains("[→de] Добро пожаловать"))
                 let second = try run(["all"], env: env)
-                #expect(second.stdout.contains("summary=\"outcome=ok edited=0 edits_published=0 failed=0 fetched=0 in_flight=0 parked=0 published=0 resting=0 rollup_days=0 rollup_hours=0 set_aside=0 translated=0 waiting=0\""))
+                #expect(second.stdout.contains("summary=\"outcome=ok edited=0 edits_published=0 failed=0 fetch_held=0 fetched=0 in_flight=0 parked=0 publish_held=0 published=0 resting=0 rollup_days=0 rollup_hours=0 set_aside=0 translated=0 waiting=0\""))
             }
         }
     }

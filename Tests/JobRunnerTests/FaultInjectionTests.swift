@@ -54,6 +54,7 @@ import Core
                     try await database.withConnection { conn in
                         try conn.query("UPDATE mirror.publications SET updated_at = now() - interval '10 minutes' WHERE state = 'publishing'")
                         try conn.query("UPDATE mirror.routes SET retry_at = NULL")
+                        try conn.query("UPDATE mirror.leases SET expires_at = now() - interval '1 second'")
                     }
                 }
                 // Then calm: no faults, runs to completion until nothing is left.
@@ -64,6 +65,7 @@ import Core
                     try await database.withConnection { conn in
                         try conn.query("UPDATE mirror.publications SET updated_at = now() - interval '10 minutes' WHERE state = 'publishing'")
                         try conn.query("UPDATE mirror.routes SET retry_at = NULL")
+                        try conn.query("UPDATE mirror.leases SET expires_at = now() - interval '1 second'")
                     }
                     let pending = try await count(database, "SELECT count(*)::int AS n FROM mirror.posts p WHERE NOT EXISTS (SELECT 1 FROM mirror.publications x WHERE x.post_id = p.id AND x.state <> 'publishing')")
                     if pending == 0 { break }

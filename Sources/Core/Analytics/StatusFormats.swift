@@ -61,6 +61,10 @@ extension StatusSnapshot {
             if let error = run.error { out += " error: \(error)" }
             out += "\n"
         }
+        if !leases.isEmpty {
+            out += "\nleases (work in progress):\n"
+            for lease in leases { out += "  \(lease.name) held by \(lease.holder) until \(Format.timestamp(lease.expiresAt))\n" }
+        }
         out += "\nanalytics: \(analyticsPendingHours == 0 ? "rollups up to date" : "\(analyticsPendingHours) hour(s) not rolled up yet; run `JobRunner aggregate-analytics`")\n"
         return out
     }

@@ -7,6 +7,14 @@ public struct StatusSnapshot: Sendable, Codable {
     public var jobs: [JobRun]
     /// Hours with events the rollups do not reflect yet (run `aggregate-analytics`).
     public var analyticsPendingHours: Int
+    /// Leases still valid: which run works on which source or route, until when.
+    public var leases: [Lease] = []
+
+    public struct Lease: Sendable, Codable {
+        public var name: String
+        public var holder: String
+        public var expiresAt: Date
+    }
 
     public struct RouteStatus: Sendable, Codable {
         public var id: Int64
@@ -155,7 +163,10 @@ extension MirrorStore {
                                       error: try row.decodeIfPresent("error"))
             }
             let pending: Int = try conn.query("SELECT count(DISTINCT hour)::int AS n FROM mirror.analytics_dirty_hours").first!.decode("n")
-            return StatusSnapshot(generatedAt: now, routes: routes, jobs: jobs, analyticsPendingHours: pending)
+            let leases = try conn.query("SELECT name, holder, expires_at FROM mirror.leases WHERE expires_at > now() ORDER BY name").map { row in
+                StatusSnapshot.Lease(name: try row.decode("name"), holder: try row.decode("holder"), expiresAt: try row.decode("expires_at"))
+            }
+            return StatusSnapshot(generatedAt: now, routes: routes, jobs: jobs, analyticsPendingHours: pending, leases: leases)
         }
     }
 }

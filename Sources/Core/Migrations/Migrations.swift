@@ -243,5 +243,17 @@ extension Migration {
             END
             $$;
             """),
+        Migration(version: 5, name: "leases", sql: """
+            -- A job that works on a source or a route first holds its lease: one row, renewed by its holder while it
+            -- works (a heartbeat), taken over only once expired (the holder died). Rows, not advisory locks, so
+            -- it works through transaction-mode poolers.
+            CREATE TABLE mirror.leases (
+                name text PRIMARY KEY,
+                holder text NOT NULL,
+                acquired_at timestamptz NOT NULL DEFAULT now(),
+                heartbeat_at timestamptz NOT NULL DEFAULT now(),
+                expires_at timestamptz NOT NULL
+            );
+            """),
     ]
 }
