@@ -14,9 +14,11 @@ public struct TranslatePendingJob: Job {
     public static let name = "translate-pending"
     public static let counters = ["translated", "failed"]
     public static let maxAttempts = 5
+    /// How long a claimed batch stays claimed if its runner dies (a batch takes seconds, not minutes).
+    static let claimTTL: Duration = .seconds(300)
     let pageSize: Int
 
-    public init(pageSize: Int = 100) {
+    public init(pageSize: Int = 10) {
         self.pageSize = pageSize
     }
 
@@ -32,11 +34,28 @@ public struct TranslatePendingJob: Job {
         }
         let progress = context.progress(Self.name, total: total, unit: "posts")
         defer { progress.finish() }
+        let holder = LeaseGuard.holderName()
+        do {
+            try await translate(pairs, holder: holder, context: context, progress: progress, into: &summary)
+        } catch {
+            try? await context.store.releaseTranslationClaims(holder: holder)
+            throw error
+        }
+        try await context.store.releaseTranslationClaims(holder: holder)
+        return summary
+    }
+
+    private func translate(
+        _ pairs: [(chatID: Int64, language: LanguageCode)], holder: String, context: JobContext, progress: ProgressReporter, into summary: inout JobSummary
+    ) async throws {
         languages: for (chatID, language) in pairs {
             var cursor: Int64 = .min
             pages: while !context.stop.isStopRequested {
-                let page = try await context.store.untranslatedPosts(
-                    chatID: chatID, language: language, afterMessageID: cursor, maxAttempts: Self.maxAttempts, limit: pageSize)
+                // Small batches, claimed: runners beside this one take the next batches instead of the same posts.
+                try await context.store.releaseTranslationClaims(holder: holder)
+                let page = try await context.store.claimUntranslated(
+                    chatID: chatID, language: language, afterMessageID: cursor, maxAttempts: Self.maxAttempts, limit: pageSize,
+                    holder: holder, ttl: Self.claimTTL)
                 if page.isEmpty { break }
                 for item in page {
                     guard !context.stop.isStopRequested else { break pages }
@@ -65,6 +84,5 @@ public struct TranslatePendingJob: Job {
                 }
             }
         }
-        return summary
     }
 }

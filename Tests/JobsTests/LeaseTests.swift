@@ -43,3 +43,39 @@ import TestSupport
         }
     }
 }
+
+/// Runners beside each other split the translation backlog (`FOR UPDATE SKIP LOCKED` claims).
+@Suite struct TranslationClaimTests {
+    /// Counts every text it is asked for, slowly, as a real API would take time.
+    final class CountingTranslator: Translator, @unchecked Sendable {
+        let lock = NSLock()
+        var asked: [String] = []
+        var name: String { "counting" }
+        func translate(_ text: FormattedText, to language: LanguageCode) async throws -> TranslationOutput {
+            lock.withLock { asked.append(text.text) }
+            try await Task.sleep(for: .milliseconds(30))
+            return try await PseudoTranslator().translate(text, to: language)
+        }
+    }
+
+    @Test func fourConcurrentRunsTranslateEveryPostOnceAndShareTheWork() async throws {
+        try await Harness.with { h in
+            let export = try Paths.russianExport
+            _ = try await FetchJob().run(try h.context(export: export))
+            let translators = (0..<4).map { _ in CountingTranslator() }
+            let summaries = try await withThrowingTaskGroup(of: JobSummary.self) { group in
+                for translator in translators {
+                    group.addTask { try await TranslatePendingJob().run(try h.context(export: export, translator: translator)) }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            let needed = try await h.count("SELECT count(*)::int AS n FROM mirror.posts WHERE needs_translation")
+            let asked = translators.flatMap(\.asked)
+            #expect(asked.count == needed)  // no text was paid for twice
+            #expect(summaries.map { $0["translated"] }.reduce(0, +) == needed)
+            #expect(translators.allSatisfy { $0.asked.count > needed / 10 })  // each runner took a share
+            #expect(try await h.count("SELECT count(*)::int AS n FROM mirror.translations") == needed)
+            #expect(try await h.count("SELECT count(*)::int AS n FROM mirror.translation_claims") == 0)
+        }
+    }
+}

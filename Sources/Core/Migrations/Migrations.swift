@@ -255,5 +255,16 @@ extension Migration {
                 expires_at timestamptz NOT NULL
             );
             """),
+        Migration(version: 6, name: "translation_claims", sql: """
+            -- A post being translated by a run, claimed in small batches with FOR UPDATE SKIP LOCKED so several
+            -- runners split the backlog and no post is paid for twice; a claim of a run that died expires.
+            CREATE TABLE mirror.translation_claims (
+                post_id bigint NOT NULL REFERENCES mirror.posts (id) ON DELETE CASCADE,
+                target_lang text NOT NULL,
+                holder text NOT NULL,
+                expires_at timestamptz NOT NULL,
+                PRIMARY KEY (post_id, target_lang)
+            );
+            """),
     ]
 }

@@ -193,6 +193,45 @@ public struct MirrorStore: Sendable {
         }
     }
 
+    /// Claims up to `limit` untranslated posts after `afterMessageID` for `holder`, oldest first, skipping posts
+    /// another runner holds or is claiming right now (`FOR UPDATE SKIP LOCKED`): N runners split the work and
+    /// no post is translated twice. Claims expire after `ttl` (the runner died) and are released by
+    /// ``releaseTranslationClaims(holder:)``.
+    public func claimUntranslated(
+        chatID: Int64, language: LanguageCode, afterMessageID: Int64, maxAttempts: Int, limit: Int, holder: String, ttl: Duration
+    ) async throws -> [(postID: Int64, messageID: Int64, content: FormattedText)] {
+        let rows = try await database.transaction { conn in
+            try conn.query("""
+                WITH picked AS (
+                    SELECT p.id FROM mirror.posts p
+                    WHERE \(Self.untranslatedCondition)
+                      AND NOT EXISTS (SELECT 1 FROM mirror.translation_claims c
+                                      WHERE c.post_id = p.id AND c.target_lang = $2 AND c.expires_at > now() AND c.holder <> $6)
+                    ORDER BY p.message_id
+                    LIMIT $5
+                    FOR UPDATE OF p SKIP LOCKED
+                ), claimed AS (
+                    INSERT INTO mirror.translation_claims (post_id, target_lang, holder, expires_at)
+                    SELECT id, $2, $6, now() + make_interval(secs => $7) FROM picked
+                    ON CONFLICT (post_id, target_lang) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
+                    WHERE mirror.translation_claims.expires_at <= now() OR mirror.translation_claims.holder = EXCLUDED.holder
+                    RETURNING post_id
+                )
+                SELECT p.id, p.message_id, p.text, p.entities FROM mirror.posts p JOIN claimed c ON c.post_id = p.id ORDER BY p.message_id
+                """, [chatID, language.description, afterMessageID, maxAttempts, limit, holder, Double(ttl.components.seconds)])
+        }
+        return try rows.map { row in
+            (try row.decode("id"), try row.decode("message_id"), FormattedText(text: try row.decode("text"), entities: try row.decodeJSON("entities")))
+        }
+    }
+
+    /// Gives back every translation claim of `holder` (its batch is done, or it stops).
+    public func releaseTranslationClaims(holder: String) async throws {
+        try await database.transaction { conn in
+            try conn.query("DELETE FROM mirror.translation_claims WHERE holder = $1", [holder])
+        }
+    }
+
     /// How many posts ``untranslatedPosts(chatID:language:afterMessageID:maxAttempts:limit:)`` would return in all.
     public func countUntranslated(chatID: Int64, language: LanguageCode, maxAttempts: Int) async throws -> Int {
         try await database.withConnection { conn in
