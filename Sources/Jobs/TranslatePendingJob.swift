@@ -14,8 +14,9 @@ public struct TranslatePendingJob: Job {
     public static let name = "translate-pending"
     public static let counters = ["translated", "failed"]
     public static let maxAttempts = 5
-    /// How long a claimed batch stays claimed if its runner dies (a batch takes seconds, not minutes).
-    static let claimTTL: Duration = .seconds(300)
+    /// How long a claimed batch stays claimed if its runner dies; renewed after every post, so it only has to
+    /// outlast one translation request with its retries.
+    static let claimTTL: Duration = .seconds(120)
     let pageSize: Int
 
     public init(pageSize: Int = 10) {
@@ -66,6 +67,7 @@ public struct TranslatePendingJob: Job {
                         if try await context.store.saveTranslation(postID: item.postID, language: language, output: output, translator: context.translator.name) {
                             summary["translated"] += 1
                         }
+                        try await context.store.renewTranslationClaims(holder: holder, ttl: Self.claimTTL)
                     } catch let error as TranslationError where error.kind != .fatal {
                         summary["failed"] += 1
                         let transient = error.kind == .transient

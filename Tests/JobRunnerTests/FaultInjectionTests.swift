@@ -4,8 +4,9 @@ import TestSupport
 import Core
 
 /// Several `JobRunner` processes on one database, killed with SIGKILL at random moments, against a Bot API
-/// that fails a fifth of the sends (sometimes after posting): afterwards no post is in the channel twice,
-/// none is lost, and every post whose fate is unknown is listed by `status`.
+/// that fails a fifth of the sends (sometimes after posting) and a Messages API that fails a fifth of the
+/// requests: afterwards no post is in the channel twice, none is lost, and every post whose fate is unknown
+/// is listed by `status`.
 ///
 /// `FAULT_RUNS` (default 100) sets how many runs are started, four at a time; `FAULT_SEED` replays a run.
 @Suite struct FaultInjectionTests {
@@ -16,6 +17,7 @@ import Core
             try await Paths.withTemporaryDirectory { dir in
                 let fake = try FakeBotAPI()
                 fake.enableChaos(rate: 0.2, seed: seed)
+                let claude = try EchoAnthropic(failureRate: 0.2, seed: seed &+ 1)
                 // The first 1,200 posts of the real Russian export (about 400 of them with words).
                 let root = try JSONSerialization.jsonObject(with: Data(contentsOf: Paths.russianExport)) as! [String: Any]
                 var trimmed = root
@@ -25,6 +27,7 @@ import Core
                 let env = [
                     "DATABASE_URL": url, "SRC_CHANNEL": "export:\(export.path)", "DST_CHANNEL": "telegram:\(fake.chat)", "TARGET_LANG": "en",
                     "TELEGRAM_BOT_TOKEN": fake.token, "TELEGRAM_API_URL": fake.baseURL, "TELEGRAM_POSTS_PER_MINUTE": "600", "LOG_LEVEL": "error",
+                    "ANTHROPIC_API_KEY": "sk-ant-fault-injection-0001", "ANTHROPIC_BASE_URL": claude.baseURL,
                 ]
                 var rng = SeededGenerator(seed: seed)
                 var started = 0
@@ -50,15 +53,17 @@ import Core
                         }
                     }
                     for process in processes { process.waitUntilExit() }
-                    // Time passes: claims of killed runs become abandoned (2 minutes), flood-control rests end.
+                    // Time passes: claims and leases of killed runs expire, flood-control rests end.
                     try await database.withConnection { conn in
                         try conn.query("UPDATE mirror.publications SET updated_at = now() - interval '10 minutes' WHERE state = 'publishing'")
                         try conn.query("UPDATE mirror.routes SET retry_at = NULL")
                         try conn.query("UPDATE mirror.leases SET expires_at = now() - interval '1 second'")
+                        try conn.query("UPDATE mirror.translation_claims SET expires_at = now() - interval '1 second'")
                     }
                 }
                 // Then calm: no faults, runs to completion until nothing is left.
                 fake.enableChaos(rate: 0, seed: seed)
+                claude.setFailureRate(0)
                 for _ in 0..<20 {
                     let out = try ProcessRunner.run(Paths.jobRunner, ["all"], environment: env)
                     #expect(out.status == 0 || out.status == 1, "\(out.stderr)")
@@ -66,6 +71,7 @@ import Core
                         try conn.query("UPDATE mirror.publications SET updated_at = now() - interval '10 minutes' WHERE state = 'publishing'")
                         try conn.query("UPDATE mirror.routes SET retry_at = NULL")
                         try conn.query("UPDATE mirror.leases SET expires_at = now() - interval '1 second'")
+                        try conn.query("UPDATE mirror.translation_claims SET expires_at = now() - interval '1 second'")
                     }
                     let pending = try await count(database, "SELECT count(*)::int AS n FROM mirror.posts p WHERE NOT EXISTS (SELECT 1 FROM mirror.publications x WHERE x.post_id = p.id AND x.state <> 'publishing')")
                     if pending == 0 { break }
@@ -88,12 +94,14 @@ import Core
                 let statusOut = try ProcessRunner.run(Paths.jobRunner, ["status", "--json"], environment: env)
                 let listed = statusOut.stdout.components(separatedBy: "\"reason\" : \"uncertain:").count - 1
                 let uncertainOnly = try await count(database, "SELECT count(*)::int AS n FROM mirror.publications WHERE state = 'uncertain'")
-                print("fault injection: seed=\(seed) runs=\(started) killed=\(killed) posts=\(posts) published_once=\(published) lost=\(lost) duplicated=\(duplicated) uncertain=\(uncertain) listed=\(listed) sends=\(fake.recordedCalls.count) posted_but_failed=\(fake.postedButFailed)")
+                print("fault injection: seed=\(seed) runs=\(started) killed=\(killed) posts=\(posts) published_once=\(published) lost=\(lost) duplicated=\(duplicated) uncertain=\(uncertain) listed=\(listed) sends=\(fake.recordedCalls.count) posted_but_failed=\(fake.postedButFailed) claude_requests=\(claude.requests) claude_failures=\(claude.failures)")
                 #expect(posts == 1200)
                 #expect(lost == 0, "seed \(seed)")
                 #expect(duplicated == 0, "seed \(seed)")
                 #expect(listed == uncertainOnly, "seed \(seed)")  // every one, however many
-                #expect(killed > 0)
+                #expect(killed > 0 && claude.failures > 0)
+                // Every post with words was translated by Claude (the echo), none left behind by the failures.
+                #expect(try await count(database, "SELECT count(*)::int AS n FROM mirror.posts p WHERE p.needs_translation AND NOT EXISTS (SELECT 1 FROM mirror.translations t WHERE t.post_id = p.id)") == 0)
             }
         }
     }

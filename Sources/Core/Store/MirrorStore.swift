@@ -225,6 +225,14 @@ public struct MirrorStore: Sendable {
         }
     }
 
+    /// Keeps `holder`'s claimed batch its own while it works through it.
+    public func renewTranslationClaims(holder: String, ttl: Duration) async throws {
+        try await database.transaction { conn in
+            try conn.query("UPDATE mirror.translation_claims SET expires_at = now() + make_interval(secs => $2) WHERE holder = $1",
+                           [holder, Double(ttl.components.seconds)])
+        }
+    }
+
     /// Gives back every translation claim of `holder` (its batch is done, or it stops).
     public func releaseTranslationClaims(holder: String) async throws {
         try await database.transaction { conn in
