@@ -149,9 +149,11 @@ public enum CommandLineTool {
     static func loop(_ job: any Job, every interval: Duration, context: JobContext) async -> ExitCode {
         context.logger.info("loop started", ["every": interval])
         var iterations = 0
+        var failuresInARow = 0
         while !context.stop.isStopRequested {
             let start = ContinuousClock.now
             iterations += 1
+            var wait = interval
             var run: RunRecord?
             do {
                 try await SchemaCheck.ensureCurrent(context.store.database)
@@ -162,6 +164,8 @@ public enum CommandLineTool {
                 }
                 let line = logSummary(summary, outcome: summary.outcome, start: start, logger: context.logger.with("iteration", iterations))
                 await run?.finish(outcome: summary.outcome, summary: line, error: summary.errors.isEmpty ? nil : summary.errors.joined(separator: "; "))
+                if failuresInARow > 0 { context.logger.notice("recovered", ["after_failed_iterations": failuresInARow]) }
+                failuresInARow = 0
             } catch let error as TranslationError where error.kind == .fatal {
                 await run?.finish(outcome: "failed", summary: "", error: error.description)
                 report(error, command: type(of: job).name)
@@ -171,9 +175,15 @@ public enum CommandLineTool {
                 return .failure
             } catch {
                 await run?.finish(outcome: "failed", summary: "", error: String(describing: error))
-                context.logger.error("iteration failed; retrying at the next interval", ["error": String(describing: error), "iteration": iterations])
+                // A database restart or an outage: back off (doubling, at most 5 minutes or the interval) so a
+                // long outage is not hammered, and say when the next attempt is.
+                failuresInARow += 1
+                wait = max(interval, min(interval * (1 << min(failuresInARow - 1, 10)), .seconds(300)))
+                context.logger.error("iteration failed; retrying", [
+                    "error": String(describing: error), "iteration": iterations, "attempt": failuresInARow, "retry_in": wait,
+                ])
             }
-            let deadline = start + interval
+            let deadline = start + wait
             while !context.stop.isStopRequested, ContinuousClock.now < deadline {
                 try? await Task.sleep(for: min(.milliseconds(100), deadline - ContinuousClock.now))
             }
