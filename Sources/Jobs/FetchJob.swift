@@ -32,13 +32,13 @@ public struct FetchJob: Job {
         do {
             if case .botAPI(let chat) = defaultSpec.source {
                 let chatID = try await context.updateFeed().resolve(chat)
-                _ = try await context.store.upsertRoute(defaultSpec, chatID: chatID)
+                _ = try await context.store.upsertRoute(defaultSpec, chatID: chatID, strictOrder: context.config.strictOrder)
                 botChats[chat] = chatID
                 done.insert(chatID)
             } else {
                 let leased = try await LeaseGuard.with("fetch:\(defaultSpec.source)", holder: holder, store: context.store) {
                     let batch = try await fetchNew(defaultSpec.source, context: context)
-                    _ = try await context.store.upsertRoute(defaultSpec, chatID: batch.chatID)
+                    _ = try await context.store.upsertRoute(defaultSpec, chatID: batch.chatID, strictOrder: context.config.strictOrder)
                     var part = JobSummary()
                     try await store(batch, context: context, into: &part)
                     return (batch.chatID, part)

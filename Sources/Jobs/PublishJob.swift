@@ -177,6 +177,9 @@ public struct PublishJob: Job {
     private func publishRoute(_ work: RouteWork, into summary: inout JobSummary) async throws {
         let (route, chatID, destination, journal, context, logger, claim) = (work.route, work.chatID, work.destination, work.journal, work.context, work.logger, work.claim)
         var refusedInARow = 0
+        // Strict order: nothing past the first post that waits for the operator.
+        let barrier = try await context.store.strictOrderBarrier(routeID: route.id, chatID: chatID, language: route.spec.targetLanguage,
+                                                                 maxAttempts: TranslatePendingJob.maxAttempts)
         var cursor: Int64 = .min
         let progress = context.progress(Self.name, total: try await context.store.countUnpublished(routeID: route.id, chatID: chatID), unit: "posts")
         defer { progress.finish() }
@@ -195,6 +198,12 @@ public struct PublishJob: Job {
                     summary["in_flight"] += unit.count
                     logger.notice("unit is being published by another run, or by one that stopped less than \(staleAfter) ago; route paused here",
                                   ["message_id": unit[0].post.messageID])
+                    return
+                }
+                if let barrier, unit.contains(where: { $0.post.messageID > barrier }) {
+                    summary["waiting"] += unit.count
+                    logger.notice("strict order: waiting at a post that is parked or set aside; `JobRunner retry` or `skip` it",
+                                  ["message_id": barrier])
                     return
                 }
                 if unit.contains(where: { $0.parked }) {
@@ -244,6 +253,8 @@ public struct PublishJob: Job {
                     logger.error("destination refused the unit; set aside for the operator", ["message_id": unit[0].post.messageID, "reason": rejected.description])
                     summary["set_aside"] += unit.count
                     refusedInARow += 1
+                    if try await context.store.strictOrderBarrier(routeID: route.id, chatID: chatID, language: route.spec.targetLanguage,
+                                                                   maxAttempts: TranslatePendingJob.maxAttempts) != nil { return }
                     // Refusal after refusal is the channel's setup, not the posts: stop before setting the backlog aside.
                     guard refusedInARow < Self.refusalsBeforeStopping else {
                         throw TelegramSetupError("the destination refused \(refusedInARow) posts in a row (last: \(rejected.description)); check the channel and the bot's rights, then `JobRunner retry` them")

@@ -29,6 +29,44 @@ import TestSupport
         #expect(config.anthropic == nil)
     }
 
+    @Test func telegramDestinationsSourcesAndTheirSettings() async throws {
+        var env = valid
+        env["SRC_CHANNEL"] = "https://t.me/s/Durov"
+        env["DST_CHANNEL"] = "@My_Mirror"
+        env["TELEGRAM_BOT_TOKEN"] = "123456789:AAHfakeTokenForTestsOnly0123456789ab"
+        env["TELEGRAM_POSTS_PER_MINUTE"] = "12"
+        env["PUBLISH_UNCERTAIN"] = "resend"
+        env["STRICT_ORDER"] = "true"
+        let config = try await load(env)
+        #expect(config.defaultRoute.source == .webPreview(channel: "durov"))
+        #expect(config.defaultRoute.destination == .telegram(chat: "@my_mirror"))
+        #expect(config.telegram?.postsPerMinute == 12 && config.telegram?.apiURL == "https://api.telegram.org")
+        #expect(config.resendUncertain && config.strictOrder)
+        #expect(try SourceSpec("botapi:-1001241558182") == .botAPI(chat: "-1001241558182"))
+        #expect(try DestinationSpec("telegram:-1001234567890").description == "telegram:-1001234567890")
+    }
+
+    @Test func badTelegramSettingsAreEachAProblemWithTheFix() async throws {
+        var env = valid
+        env["DST_CHANNEL"] = "telegram:@mirror_channel"
+        let missing = await #expect(throws: Config.ValidationError.self) { try await load(env) }
+        #expect(missing?.problems == ["DST_CHANNEL=telegram:@mirror_channel needs TELEGRAM_BOT_TOKEN; create a bot with @BotFather, make it an admin of @mirror_channel allowed to post, and set its token"])
+        env["TELEGRAM_BOT_TOKEN"] = "not-a-token"
+        env["TELEGRAM_POSTS_PER_MINUTE"] = "0"
+        env["PUBLISH_UNCERTAIN"] = "sometimes"
+        env["STRICT_ORDER"] = "maybe"
+        let error = await #expect(throws: Config.ValidationError.self) { try await load(env) }
+        #expect(error?.problems == [
+            "TELEGRAM_BOT_TOKEN does not look like a Bot API token (123456789:AA…); copy it again from @BotFather",
+            "TELEGRAM_POSTS_PER_MINUTE=0 is not a number from 1 to 600; unset it for 20",
+            "PUBLISH_UNCERTAIN=sometimes is not a policy; use park (the default) or resend",
+            "STRICT_ORDER=maybe is not true or false; unset it for false",
+        ])
+        env["DST_CHANNEL"] = "telegram:@ab"
+        let short = await #expect(throws: Config.ValidationError.self) { try await load(env) }
+        #expect(short?.problems.first == "DST_CHANNEL: telegram:@ab is not a Telegram channel; use telegram:@channel_username or telegram:-1001234567890")
+    }
+
     @Test func everyMissingVariableIsReportedAtOnceOneLineEach() async throws {
         let error = await #expect(throws: Config.ValidationError.self) { try await load([:]) }
         let problems = error?.problems ?? []

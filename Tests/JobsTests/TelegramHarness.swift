@@ -67,12 +67,13 @@ extension Harness {
     func telegramContext(
         export: URL, fake: FakeBotAPI, translator: any Translator = PseudoTranslator(), postsPerMinute: Int = 100_000,
         maxInlineWait: Duration = .seconds(5), resendUncertain: Bool = false, stop: StopSignal = StopSignal(),
-        deadline: ContinuousClock.Instant? = nil
+        deadline: ContinuousClock.Instant? = nil, strictOrder: Bool = false
     ) throws -> JobContext {
         var config = try self.config(export: export)
         config.defaultRoute.destination = .telegram(chat: fake.chat)
         config.telegram = Config.TelegramSettings(botToken: fake.token, apiURL: fake.baseURL, postsPerMinute: postsPerMinute)
         config.resendUncertain = resendUncertain
+        config.strictOrder = strictOrder
         let logger = logs.logger(level: .info)
         return JobContext(
             config: config, logger: logger, store: MirrorStore(database: database), translator: translator, stop: stop,

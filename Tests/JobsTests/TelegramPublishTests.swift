@@ -372,6 +372,28 @@ import TestSupport
         }
     }
 
+    @Test func aRouteInStrictOrderWaitsAtARefusedPostUntilTheOperatorDecides() async throws {
+        try await Harness.with { h in
+            try await Paths.withTemporaryDirectory { dir in
+                let export = try ExportBuilder(messages: (1...3).map { Self.textPost($0, "пост \($0)") }).write(into: dir)
+                let fake = try FakeBotAPI()
+                fake.script(.reply(status: 400, body: #"{"ok":false,"error_code":400,"description":"Bad Request: message is too long"}"#), atCall: 2)
+                let run = try await Pipeline().run(try h.telegramContext(export: export, fake: fake, strictOrder: true))
+                #expect(run["published"] == 1 && run["set_aside"] == 1)
+                let again = try await PublishJob().run(try h.telegramContext(export: export, fake: fake, strictOrder: true))
+                #expect(again["published"] == 0 && again["waiting"] == 1)
+                #expect(fake.channelMessages.map(\.text) == ["[→en] пост 1"])
+                // The operator skips it: the route goes on, still in order.
+                let postID = try await h.count("SELECT id::int AS n FROM mirror.posts WHERE message_id = 2")
+                _ = try await OperatorActions(database: h.database).retry(postID: Int64(postID))
+                _ = try await OperatorActions(database: h.database).skip(postID: Int64(postID))
+                let after = try await PublishJob().run(try h.telegramContext(export: export, fake: fake, strictOrder: true))
+                #expect(after["published"] == 1)
+                #expect(fake.channelMessages.map(\.text) == ["[→en] пост 1", "[→en] пост 3"])
+            }
+        }
+    }
+
     @Test func botWithoutRightsFailsTheRouteWithTheFixAndKeepsThePost() async throws {
         try await Harness.with { h in
             let fake = try FakeBotAPI()

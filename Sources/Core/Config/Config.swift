@@ -13,6 +13,8 @@ public struct Config: Sendable {
     /// `PUBLISH_UNCERTAIN=resend`: a unit whose last call was cut off without an answer is sent again
     /// (risking a duplicate) instead of being set aside for the operator (risking nothing, waiting for a person).
     public var resendUncertain = false
+    /// `STRICT_ORDER=true`: the default route never publishes past a parked or set-aside post.
+    public var strictOrder = false
     /// Bot API settings; present when `TELEGRAM_BOT_TOKEN` is set.
     public var telegram: TelegramSettings?
 
@@ -56,6 +58,7 @@ public struct Config: Sendable {
         ("TELEGRAM_API_URL", "Bot API base URL (default \(defaultTelegramAPIURL); a local telegram-bot-api server works too)"),
         ("TELEGRAM_POSTS_PER_MINUTE", "Bot API calls per minute per destination channel (default \(defaultPostsPerMinute))"),
         ("PUBLISH_UNCERTAIN", "park (default: set aside for the operator) or resend: what to do with a send cut off without an answer"),
+        ("STRICT_ORDER", "true: the default route waits at a parked or set-aside post instead of publishing later ones (default false)"),
         ("LOG_LEVEL", "trace, debug, info, notice, warning or error (default info)"),
     ]
 
@@ -212,6 +215,13 @@ public struct Config: Sendable {
         case let other?: problems.append("PUBLISH_UNCERTAIN=\(other) is not a policy; use park (the default) or resend")
         }
 
+        var strictOrder = false
+        switch values["STRICT_ORDER"]?.trimmingWhitespace().lowercased() {
+        case nil, "false", "0", "no": break
+        case "true", "1", "yes": strictOrder = true
+        case let other?: problems.append("STRICT_ORDER=\(other) is not true or false; unset it for false")
+        }
+
         guard problems.isEmpty, let database, let source, let destination, let language else {
             throw ValidationError(problems: problems)
         }
@@ -221,6 +231,7 @@ public struct Config: Sendable {
             logLevel: logLevel,
             anthropic: anthropic,
             resendUncertain: resendUncertain,
+            strictOrder: strictOrder,
             telegram: telegram
         )
     }

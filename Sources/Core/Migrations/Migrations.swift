@@ -266,5 +266,10 @@ extension Migration {
                 PRIMARY KEY (post_id, target_lang)
             );
             """),
+        Migration(version: 7, name: "strict_order", sql: """
+            -- A route in strict order never publishes past a post that is parked or set aside: it waits there
+            -- for the operator, so the destination never shows a later post before an earlier one.
+            ALTER TABLE mirror.routes ADD COLUMN strict_order boolean NOT NULL DEFAULT false;
+            """),
     ]
 }

@@ -15,14 +15,14 @@ public struct MirrorStore: Sendable {
 
     /// Creates the route for this channel, destination and language, or points the existing one at `spec`'s
     /// source (the export path may change from one export to the next).
-    public func upsertRoute(_ spec: RouteSpec, chatID: Int64) async throws -> Route {
+    public func upsertRoute(_ spec: RouteSpec, chatID: Int64, strictOrder: Bool = false) async throws -> Route {
         try await database.transaction { conn in
             let row = try conn.query("""
-                INSERT INTO mirror.routes (source, source_chat_id, destination, target_lang)
-                VALUES ($1, $2, $3, $4)
-                ON CONFLICT (source_chat_id, destination, target_lang) DO UPDATE SET source = EXCLUDED.source
+                INSERT INTO mirror.routes (source, source_chat_id, destination, target_lang, strict_order)
+                VALUES ($1, $2, $3, $4, $5)
+                ON CONFLICT (source_chat_id, destination, target_lang) DO UPDATE SET source = EXCLUDED.source, strict_order = EXCLUDED.strict_order
                 RETURNING id, (xmax = 0) AS created
-                """, [spec.source.description, chatID, spec.destination.description, spec.targetLanguage.description]).first!
+                """, [spec.source.description, chatID, spec.destination.description, spec.targetLanguage.description, strictOrder]).first!
             let id: Int64 = try row.decode("id")
             if try row.decode("created", as: Bool.self) {
                 try Self.recordEvent(conn, kind: "route_created", routeID: id, detail: ["source": spec.source.description, "destination": spec.destination.description])
@@ -498,6 +498,23 @@ public struct MirrorStore: Sendable {
         public var postID: Int64
         public var description: String {
             "another run took over the publication of post \(postID) on route \(routeID); this run leaves it to that one"
+        }
+    }
+
+    /// For a route in strict order: the first message id it must not publish past (a parked post, or one set
+    /// aside), or `nil` when nothing holds it.
+    public func strictOrderBarrier(routeID: Int64, chatID: Int64, language: LanguageCode, maxAttempts: Int) async throws -> Int64? {
+        try await database.withConnection { conn in
+            try conn.query("""
+                SELECT least(
+                    (SELECT min(p.message_id) FROM mirror.publications x JOIN mirror.posts p ON p.id = x.post_id
+                     WHERE x.route_id = $1 AND x.state IN ('uncertain', 'failed')),
+                    (SELECT min(p.message_id) FROM mirror.translation_failures f JOIN mirror.posts p ON p.id = f.post_id
+                     WHERE p.chat_id = $2 AND f.target_lang = $3 AND f.attempts >= $4
+                       AND NOT EXISTS (SELECT 1 FROM mirror.publications x WHERE x.route_id = $1 AND x.post_id = p.id))
+                ) AS barrier
+                FROM mirror.routes r WHERE r.id = $1 AND r.strict_order
+                """, [routeID, chatID, language.description, maxAttempts]).first?.decodeIfPresent("barrier")
         }
     }
 
