@@ -144,6 +144,21 @@ import TestSupport
         }
     }
 
+    @Test func aSecondReaderOfTheBotsUpdatesStopsBeforeAskingTelegram() async throws {
+        try await Harness.with { h in
+            // B36/B37: a one-off beside the worker must not consume the same update queue.
+            let fake = try FakeBotAPI()
+            fake.enqueueUpdate(Self.post(1, updateID: 1, text: "пост"))
+            try await h.database.withConnection { conn in
+                try conn.query("INSERT INTO mirror.leases (name, holder, expires_at) VALUES ('fetch:botapi:123456789', 'worker.1:9:abcd', now() + interval '1 minute')")
+            }
+            let run = try await FetchJob().run(try botContext(h, fake: fake))
+            #expect(run.outcome == "ok" && run["fetch_held"] == 1 && run["fetched"] == 0)
+            #expect(!fake.recordedCalls.contains { $0.method == "getUpdates" })
+            #expect(h.logs.lines.contains { $0.contains("skipped: fetch:botapi:123456789 held by worker.1:9:abcd") })
+        }
+    }
+
     @Test func anotherConsumerOfTheUpdatesIsNamedAsTheProblem() async throws {
         try await Harness.with { h in
             let fake = try FakeBotAPI()
