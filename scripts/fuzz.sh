@@ -26,7 +26,7 @@ for target in EXPORT BOTAPI WEBPREVIEW MARKUP; do
     case "$target" in
         EXPORT) max_len=100000; cp "$fixtures"/telegram_desktop_export/*.json "$ROOT/Samples/sample_export/result.json" "$dir/corpus/" ;;
         BOTAPI) cp "$fixtures"/bot_api_updates/*.json "$fixtures"/bot_api_updates/nutgram_fixtures/*.json "$dir/corpus/" ;;
-        WEBPREVIEW) max_len=150000; cp "$fixtures"/tme_s_html/*.html "$dir/corpus/" ;;
+        WEBPREVIEW) max_len=30000; cp "$fixtures"/tme_s_html/*.html "$dir/corpus/" ;;
         MARKUP) printf '<e0>a</e0><e1>b</e1><e2>c</e2>' >"$dir/corpus/seed1"; printf '<e0>x<e1>y</e1></e0>&amp;<e2>z</e2>' >"$dir/corpus/seed2" ;;
     esac
     say "building fuzz target $target"
