@@ -27,6 +27,7 @@ sock="/tmp/channel-mirror-$(printf '%s' "$ROOT" | cksum | cut -d' ' -f1)"
 start_postgres "$LOCAL/pgdata" "$sock"
 create_database "$sock" mirror
 say "PostgreSQL running in .local/pgdata (socket $sock); stop it with: scripts/stop-local.sh"
+say "to run other commands against it: export DATABASE_URL=\"host=$sock dbname=mirror user=postgres\""
 
 say "building (release)"
 swift build -c release --package-path "$ROOT" 2>&1 | tail -n 1
@@ -36,7 +37,8 @@ bin="$(swift build -c release --package-path "$ROOT" --show-bin-path)/JobRunner"
 # the same channel continues the same route (and publishes only what is new).
 channel_id="$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1], encoding="utf-8")).get("id", "unknown"))' "$export_path" 2>/dev/null || echo unknown)"
 export TARGET_LANG="${TARGET_LANG:-en}"
-name="channel-$channel_id-$TARGET_LANG"
+# Languages are case-insensitive (EN is en), so the folder, which names the route's destination, is too.
+name="channel-$channel_id-$(printf '%s' "$TARGET_LANG" | tr '[:upper:]' '[:lower:]')"
 export DATABASE_URL="host=$sock dbname=mirror user=postgres"
 export SRC_CHANNEL="export:$export_path"
 export DST_CHANNEL="files:$ROOT/out/$name"

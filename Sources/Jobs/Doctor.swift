@@ -23,24 +23,11 @@ public struct Doctor: Sendable {
     /// Every check, in order; checks that depend on a failed one are left out.
     public func run() async -> [Check] {
         var checks = [Check(ok: true, title: "configuration complete (\(Config.variables.count) variables known)", fix: nil)]
-        var routes: [RouteSpec] = []
-        do {
-            let version: String = try await context.store.database.withConnection { conn in
-                try conn.query("SELECT current_setting('server_version') AS v").first!.decode("v")
-            }
-            checks.append(Check(ok: true, title: "database reachable (PostgreSQL \(version))", fix: nil))
-            do {
-                try await SchemaCheck.ensureCurrent(context.store.database)
-                checks.append(Check(ok: true, title: "database schema current (version \(Migration.all.last?.version ?? 0))", fix: nil))
-                routes = [context.config.defaultRoute] + (try await context.store.routes().map(\.route.spec).filter { $0 != context.config.defaultRoute })
-                checks.append((try? await pgvector()) ?? Check(ok: false, title: "pgvector enabled", fix: "could not read pg_extension; check the database role's rights"))
-            } catch {
-                checks.append(Check(ok: false, title: "database schema current", fix: String(describing: error)))
-                routes = [context.config.defaultRoute]
-            }
-        } catch {
-            checks.append(Check(ok: false, title: "database reachable", fix: "\(error); check DATABASE_URL (host, port, password, sslmode)"))
-            routes = [context.config.defaultRoute]
+        let database = await Self.databaseChecks(context.store.database)
+        checks += database.checks
+        var routes = [context.config.defaultRoute]
+        if database.current, let stored = try? await context.store.routes().map(\.route.spec) {
+            routes += stored.filter { $0 != context.config.defaultRoute }
         }
 
         if let anthropic = context.config.anthropic {
@@ -82,9 +69,34 @@ public struct Doctor: Sendable {
         return checks
     }
 
+    /// The database checks, which need only `DATABASE_URL` (so they run even when the rest of the
+    /// configuration is incomplete): reachable, schema current, pgvector.
+    public static func databaseChecks(_ database: Database) async -> (checks: [Check], current: Bool) {
+        var checks: [Check] = []
+        do {
+            let version: String = try await database.withConnection { conn in
+                try conn.query("SELECT current_setting('server_version') AS v").first!.decode("v")
+            }
+            checks.append(Check(ok: true, title: "database reachable (PostgreSQL \(version))", fix: nil))
+        } catch {
+            let text = String(describing: error)
+            checks.append(Check(ok: false, title: "database reachable", fix: text.contains("DATABASE_URL") ? text : "\(text); check DATABASE_URL (host, port, password, sslmode)"))
+            return (checks, false)
+        }
+        do {
+            try await SchemaCheck.ensureCurrent(database)
+            checks.append(Check(ok: true, title: "database schema current (version \(Migration.all.last?.version ?? 0))", fix: nil))
+        } catch {
+            checks.append(Check(ok: false, title: "database schema current", fix: String(describing: error)))
+            return (checks, false)
+        }
+        checks.append((try? await pgvector(database)) ?? Check(ok: false, title: "pgvector enabled", fix: "could not read pg_extension; check the database role's rights"))
+        return (checks, true)
+    }
+
     /// pgvector, which the translation memory needs: enabled by `migrate` where the server offers it.
-    private func pgvector() async throws -> Check {
-        let (enabled, available): (String?, String?) = try await context.store.database.withConnection { conn in
+    private static func pgvector(_ database: Database) async throws -> Check {
+        let (enabled, available): (String?, String?) = try await database.withConnection { conn in
             let row = try conn.query("""
                 SELECT (SELECT extversion FROM pg_extension WHERE extname = 'vector') AS enabled,
                        (SELECT default_version FROM pg_available_extensions WHERE name = 'vector') AS available

@@ -57,11 +57,14 @@ import TestSupport
         env["STRICT_ORDER"] = "maybe"
         let error = await #expect(throws: Config.ValidationError.self) { try await load(env) }
         #expect(error?.problems == [
-            "TELEGRAM_BOT_TOKEN does not look like a Bot API token (123456789:AA…); copy it again from @BotFather",
             "TELEGRAM_POSTS_PER_MINUTE=0 is not a number from 1 to 600; unset it for 20",
+            "TELEGRAM_BOT_TOKEN does not look like a Bot API token (123456789:AA…); copy it again from @BotFather",
             "PUBLISH_UNCERTAIN=sometimes is not a policy; use park (the default) or resend",
             "STRICT_ORDER=maybe is not true or false; unset it for false",
         ])
+        // Checked even when no route uses Telegram yet.
+        let filesOnly = await #expect(throws: Config.ValidationError.self) { try await load(valid.merging(["TELEGRAM_POSTS_PER_MINUTE": "601"]) { $1 }) }
+        #expect(filesOnly?.problems == ["TELEGRAM_POSTS_PER_MINUTE=601 is not a number from 1 to 600; unset it for 20"])
         env["DST_CHANNEL"] = "telegram:@ab"
         let short = await #expect(throws: Config.ValidationError.self) { try await load(env) }
         #expect(short?.problems.first == "DST_CHANNEL: telegram:@ab is not a Telegram channel; use telegram:@channel_username or telegram:-1001234567890")

@@ -40,6 +40,19 @@ import Core
         }
     }
 
+    @Test func anIncompleteConfigurationIsACrossPerProblemAndTheDatabaseIsStillChecked() async throws {
+        try await TestDatabase.withMigrated { url, _ in
+            let out = try doctor(["DATABASE_URL": url])
+            #expect(out.status == 1)
+            let lines = out.stdout.split(separator: "\n").map(String.init)
+            #expect(lines.count == 6)
+            #expect(lines[0].hasPrefix("✗ configuration — SRC_CHANNEL is not set; set it, e.g. SRC_CHANNEL="))
+            #expect(lines[2].hasPrefix("✗ configuration — TARGET_LANG is not set"))
+            #expect(lines[3].hasPrefix("✓ database reachable (PostgreSQL 18."))
+            #expect(lines[5] == "✓ pgvector 0.8.2 enabled")
+        }
+    }
+
     @Test func missingPgvectorIsACrossWithTheFix() async throws {
         try await TestDatabase.withMigrated { url, database in
             try await database.withConnection { conn in try conn.query("DROP EXTENSION vector") }

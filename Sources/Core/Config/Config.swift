@@ -56,7 +56,7 @@ public struct Config: Sendable {
         ("CLAUDE_PRICE_PER_MTOK", "USD per million tokens, input=…,output=…,cache_write=…,cache_read=… (default: the model's list price)"),
         ("TELEGRAM_BOT_TOKEN", "Bot API token of the bot that posts in telegram: destinations (required for them)"),
         ("TELEGRAM_API_URL", "Bot API base URL (default \(defaultTelegramAPIURL); a local telegram-bot-api server works too)"),
-        ("TELEGRAM_POSTS_PER_MINUTE", "Bot API calls per minute per destination channel (default \(defaultPostsPerMinute))"),
+        ("TELEGRAM_POSTS_PER_MINUTE", "messages per minute per destination channel, an album counting each item (default \(defaultPostsPerMinute))"),
         ("PUBLISH_UNCERTAIN", "park (default: set aside for the operator) or resend: what to do with a send cut off without an answer"),
         ("STRICT_ORDER", "true: the default route waits at a parked or set-aside post instead of publishing later ones (default false)"),
         ("LOG_LEVEL", "trace, debug, info, notice, warning or error (default info)"),
@@ -183,6 +183,19 @@ public struct Config: Sendable {
             )
         }
 
+        // Checked whenever set, even while no route uses Telegram, so a typo is found before it matters.
+        let apiURL = values["TELEGRAM_API_URL"] ?? defaultTelegramAPIURL
+        if !(apiURL.hasPrefix("https://") || apiURL.hasPrefix("http://")) {
+            problems.append("TELEGRAM_API_URL=\(apiURL) is not an http(s) URL; unset it to use \(defaultTelegramAPIURL)")
+        }
+        var perMinute = defaultPostsPerMinute
+        if let raw = values["TELEGRAM_POSTS_PER_MINUTE"] {
+            if let n = Int(raw.trimmingWhitespace()), (1...600).contains(n) {
+                perMinute = n
+            } else {
+                problems.append("TELEGRAM_POSTS_PER_MINUTE=\(raw) is not a number from 1 to 600; unset it for \(defaultPostsPerMinute)")
+            }
+        }
         var telegram: TelegramSettings?
         if let token = values["TELEGRAM_BOT_TOKEN"]?.trimmingWhitespace(), !token.isEmpty {
             // The shape of a Bot API token: the bot id, a colon, and a 35-character secret.
@@ -190,18 +203,6 @@ public struct Config: Sendable {
             if parts.count != 2 || !parts[0].allSatisfy(\.isNumber) || parts[1].count < 30
                 || !parts[1].allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }) {
                 problems.append("TELEGRAM_BOT_TOKEN does not look like a Bot API token (123456789:AA…); copy it again from @BotFather")
-            }
-            let apiURL = values["TELEGRAM_API_URL"] ?? defaultTelegramAPIURL
-            if !(apiURL.hasPrefix("https://") || apiURL.hasPrefix("http://")) {
-                problems.append("TELEGRAM_API_URL=\(apiURL) is not an http(s) URL; unset it to use \(defaultTelegramAPIURL)")
-            }
-            var perMinute = defaultPostsPerMinute
-            if let raw = values["TELEGRAM_POSTS_PER_MINUTE"] {
-                if let n = Int(raw.trimmingWhitespace()), (1...600).contains(n) {
-                    perMinute = n
-                } else {
-                    problems.append("TELEGRAM_POSTS_PER_MINUTE=\(raw) is not a number from 1 to 600; unset it for \(defaultPostsPerMinute)")
-                }
             }
             telegram = TelegramSettings(botToken: token, apiURL: apiURL.hasSuffix("/") ? String(apiURL.dropLast()) : apiURL, postsPerMinute: perMinute)
         } else if case .telegram(let chat)? = destination {

@@ -101,8 +101,10 @@ public struct ConnectionString: Sendable, CustomStringConvertible {
 
 extension String {
     /// libpq messages span lines ("…failed: Connection refused\n\tIs the server running…"); errors print as one.
+    /// libpq's messages span lines ("…failed: Connection refused\n\tIs the server running…"): one line, the
+    /// parts kept apart.
     func oneLine() -> String {
-        split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: " ")
+        split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: "; ")
     }
 
     func trimmingWhitespace() -> String {

@@ -179,7 +179,7 @@ enum HelpText {
         (.all, "fetch, translate-pending, publish and aggregate-analytics, in that order"),
         (.status, "backlog, stuck posts and last runs per route (--json for machines)"),
         (.report, "volume, latency, cost and failures over time (--since 7d --format table|json|csv|html)"),
-        (.retry, "make a parked or skipped post eligible again: retry POST_ID [--route ID]"),
+        (.retry, "make a parked, skipped, uncertain or refused post eligible again: retry POST_ID [--route ID]"),
         (.skip, "never publish a post (its whole album): skip POST_ID [--route ID]"),
         (.migrate, "create or update the database schema"),
         (.doctor, "check the deployment: configuration, database, Telegram token and rights (changes nothing)"),
@@ -203,7 +203,8 @@ enum HelpText {
             ENVIRONMENT (also read from .env and app_settings.env; the environment wins):
 
             """
-        for (name, meaning) in Config.variables { text += "  \(name.padding(toLength: 21, withPad: " ", startingAt: 0))\(meaning)\n" }
+        let width = max(21, (Config.variables.map(\.name.count).max() ?? 0) + 2)
+        for (name, meaning) in Config.variables { text += "  \(name.padding(toLength: width, withPad: " ", startingAt: 0))\(meaning)\n" }
         text += "\nEXIT CODES: 0 success or clean stop, 1 failure, 64 usage error, 78 configuration error\n"
         return text
     }

@@ -35,7 +35,18 @@ public enum CommandLineTool {
                 return try await migrate()
             }
             if command == .doctor {
-                let config = try Config.load()
+                var loaded: Config?
+                var problems: [String] = []
+                do { loaded = try Config.load() } catch { problems = error.problems }
+                guard let config = loaded else {
+                    // Still a checklist: every configuration problem, then what can be checked with the database alone.
+                    for problem in problems { print(SecretRedactor.shared.redact("✗ configuration — \(problem)")) }
+                    if let settings = try? Config.loadDatabaseSettings() {
+                        let database = Database(settings.database, logger: Logger(level: .error))
+                        for check in await Doctor.databaseChecks(database).checks { print(SecretRedactor.shared.redact(check.line)) }
+                    }
+                    return .failure
+                }
                 let logger = Logger(level: config.logLevel).with("job", "doctor")
                 let checks = await Doctor(context: JobContext.live(config: config, logger: logger, stop: StopSignal())).run()
                 for check in checks { print(SecretRedactor.shared.redact(check.line)) }
@@ -51,6 +62,7 @@ public enum CommandLineTool {
             let stop = StopSignal()
             let signals = installSignalHandlers(stop, logger: logger)
             defer { withExtendedLifetime(signals) {} }
+            let runStart = ContinuousClock.now
             let deadline = invocation.maxRuntime.map { ContinuousClock.now + $0 }
             let context = JobContext.live(config: config, logger: logger, stop: stop, deadline: deadline)
             let timer = invocation.maxRuntime.map { enforce(maxRuntime: $0, stop: stop, logger: logger) }
@@ -59,7 +71,13 @@ public enum CommandLineTool {
             if let every = invocation.every {
                 return await loop(job, every: every, context: context)
             }
-            return try await runOnce(job, context: context)
+            do {
+                return try await runOnce(job, context: context)
+            } catch {
+                // Even a run that could not start (the database is down) ends with its summary line.
+                logger.summary("run finished", ["summary": "outcome=failed", "duration_s": seconds(since: runStart)])
+                throw error
+            }
         } catch {
             report(error, command: command.rawValue)
             return ExitCode.forError(error)
