@@ -36,21 +36,17 @@ public struct FetchJob: Job {
                 botChats[chat] = chatID
                 done.insert(chatID)
             } else {
+                var chatID: Int64?
                 let leased = try await LeaseGuard.with("fetch:\(defaultSpec.source)", holder: holder, store: context.store) {
                     let batch = try await fetchNew(defaultSpec.source, context: context)
                     _ = try await context.store.upsertRoute(defaultSpec, chatID: batch.chatID, strictOrder: context.config.strictOrder)
+                    chatID = batch.chatID
                     var part = JobSummary()
                     try await store(batch, context: context, into: &part)
-                    return (batch.chatID, part)
+                    return part
                 }
-                switch leased {
-                case .success(let (chatID, part)):
-                    summary.merge(part)
-                    done.insert(chatID)
-                case .failure(let held):
-                    context.logger.notice(held.description)
-                    summary["fetch_held"] += 1
-                }
+                record(leased, into: &summary, logger: context.logger)
+                if let chatID { done.insert(chatID) }
             }
         } catch where isRouteLocal(error) {
             if case .botAPI = defaultSpec.source { botChatUnresolved = true }
@@ -77,12 +73,7 @@ public struct FetchJob: Job {
                     try await store(try await fetchNew(route.spec.source, context: context), context: context, into: &part)
                     return part
                 }
-                switch leased {
-                case .success(let part): summary.merge(part)
-                case .failure(let held):
-                    context.logger.notice(held.description)
-                    summary["fetch_held"] += 1
-                }
+                record(leased, into: &summary, logger: context.logger)
             } catch where isRouteLocal(error) {
                 summary.errors.append("route \(route.id) (\(route.spec.source)): \(error)")
                 context.logger.error("fetch failed for a route", ["route": route.id, "error": String(describing: error)])
@@ -98,18 +89,23 @@ public struct FetchJob: Job {
                     try await fetchUpdates(chats: botChats, context: context, into: &part)
                     return part
                 }
-                switch leased {
-                case .success(let part): summary.merge(part)
-                case .failure(let held):
-                    context.logger.notice(held.description)
-                    summary["fetch_held"] += 1
-                }
+                record(leased, into: &summary, logger: context.logger)
             } catch where isRouteLocal(error) {
                 summary.errors.append("bot updates (\(botChats.keys.sorted().joined(separator: ", "))): \(error)")
                 context.logger.error("fetch failed for the bot's updates", ["error": String(describing: error)])
             }
         }
         return summary
+    }
+
+    /// What a fetch under a lease did, or that another run holds the lease.
+    private func record(_ leased: Result<JobSummary, HeldElsewhere>, into summary: inout JobSummary, logger: Logger) {
+        switch leased {
+        case .success(let part): summary.merge(part)
+        case .failure(let held):
+            logger.notice(held.description)
+            summary["fetch_held"] += 1
+        }
     }
 
     private func fetchNew(_ spec: SourceSpec, context: JobContext) async throws -> SourceBatch {
