@@ -9,21 +9,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 events="${1:-1000000}"
-ensure_system_packages
-ensure_postgres_binaries
-[ -x /usr/bin/time ] || { [ "$(id -u)" -eq 0 ] && apt-get install -y -qq time >/dev/null; } || die "install GNU time (apt-get install time)"
-
-tmp="$(mktemp -d /tmp/channel-mirror-bench.XXXXXX)"
-chmod 755 "$tmp"
-trap 'stop_postgres "$tmp/data"; rm -rf "$tmp"' EXIT
-start_postgres "$tmp/data" "$tmp/sock"
-swift build -c release --package-path "$ROOT" >/dev/null
-bin="$(swift build -c release --package-path "$ROOT" --show-bin-path)/JobRunner"
-
-export DATABASE_URL="host=$tmp/sock dbname=postgres user=postgres"
-export SRC_CHANNEL="export:$ROOT/Samples/sample_export/result.json" DST_CHANNEL="files:$tmp/out" TARGET_LANG=en LOG_LEVEL=warning
-unset ANTHROPIC_API_KEY
-"$bin" migrate
+bench_setup "export:$ROOT/Samples/sample_export/result.json"
 psql=("$PG_BIN/psql" -q -v ON_ERROR_STOP=1 -h "$tmp/sock" -U postgres -d postgres)
 
 # Two routes on one channel (en, de), 100,000 posts, then the events in one statement, as a backfill would.

@@ -9,21 +9,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 export_path="${1:-$ROOT/../shared/fixtures/telegram_desktop_export/guzelskie_perezalivy_ru_public_channel_result.json}"
 [ -f "$export_path" ] || die "no export at $export_path"
-ensure_system_packages
-ensure_postgres_binaries
-[ -x /usr/bin/time ] || { [ "$(id -u)" -eq 0 ] && apt-get install -y -qq time >/dev/null; } || die "install GNU time (apt-get install time)"
-
-tmp="$(mktemp -d /tmp/channel-mirror-bench.XXXXXX)"
-chmod 755 "$tmp"
-trap 'stop_postgres "$tmp/data"; rm -rf "$tmp"' EXIT
-start_postgres "$tmp/data" "$tmp/sock"
-swift build -c release --package-path "$ROOT" >/dev/null
-bin="$(swift build -c release --package-path "$ROOT" --show-bin-path)/JobRunner"
-
-export DATABASE_URL="host=$tmp/sock dbname=postgres user=postgres"
-export SRC_CHANNEL="export:$export_path" DST_CHANNEL="files:$tmp/out" TARGET_LANG=en LOG_LEVEL=warning
-unset ANTHROPIC_API_KEY
-"$bin" migrate
+bench_setup "export:$export_path"
 /usr/bin/time -v "$bin" all 2>"$tmp/time.txt"
 posts=$(python3 -c "import json,sys; print(sum(len(json.loads(l)['items']) for l in open(sys.argv[1])))" "$tmp/out/publications.jsonl")
 wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$tmp/time.txt")

@@ -141,3 +141,22 @@ stop_pgbouncer() {
     local dir="$1"
     if [ -f "$dir/pgbouncer.pid" ]; then kill "$(cat "$dir/pgbouncer.pid")" 2>/dev/null || true; fi
 }
+
+# bench_setup SRC_CHANNEL: what every benchmark needs before it measures: GNU time, a throwaway PostgreSQL
+# in $tmp (removed on exit), the release binary in $bin, and the environment of a migrated default route
+# into files in $tmp/out, offline translation.
+bench_setup() {
+    ensure_system_packages
+    ensure_postgres_binaries
+    [ -x /usr/bin/time ] || { [ "$(id -u)" -eq 0 ] && apt-get install -y -qq time >/dev/null; } || die "install GNU time (apt-get install time)"
+    tmp="$(mktemp -d /tmp/channel-mirror-bench.XXXXXX)"
+    chmod 755 "$tmp"
+    trap 'stop_postgres "$tmp/data"; rm -rf "$tmp"' EXIT
+    start_postgres "$tmp/data" "$tmp/sock"
+    swift build -c release --package-path "$ROOT" >/dev/null
+    bin="$(swift build -c release --package-path "$ROOT" --show-bin-path)/JobRunner"
+    export DATABASE_URL="host=$tmp/sock dbname=postgres user=postgres"
+    export SRC_CHANNEL="$1" DST_CHANNEL="files:$tmp/out" TARGET_LANG=en LOG_LEVEL=warning
+    unset ANTHROPIC_API_KEY
+    "$bin" migrate
+}
