@@ -21,7 +21,8 @@ public enum BotAPIUpdates {
             throw ParseError(description: "not a Bot API response: \(describe(error))")
         }
         guard envelope.ok else {
-            throw envelope.error
+            // The one reader of Bot API error bodies; a body too malformed for it is still an error.
+            throw BotAPIError.decode(data) ?? BotAPIError(code: 0, description: BotAPIError.noDescription)
         }
         guard let slots = envelope.result else {
             throw ParseError(description: "not a getUpdates response: \"ok\" is true but \"result\" is missing")
@@ -413,48 +414,15 @@ private struct UpdateSlot: Decodable {
     }
 }
 
-private struct ResponseParameters: Decodable {
-    var retryAfter: Int?
-    var migrateToChatID: Int64?
-    enum CodingKeys: String, CodingKey {
-        case retryAfter = "retry_after"
-        case migrateToChatID = "migrate_to_chat_id"
-    }
-}
-
-private struct ErrorEnvelope: Decodable {
-    var ok: Bool
-    var errorCode: Int?
-    var description: String?
-    var parameters: ResponseParameters?
-
-    enum CodingKeys: String, CodingKey {
-        case ok
-        case errorCode = "error_code"
-        case description, parameters
-    }
-
-    var error: BotAPIError {
-        BotAPIError(
-            code: errorCode ?? 0, description: description ?? "Bot API error without a description",
-            retryAfter: parameters?.retryAfter, migrateToChatID: parameters?.migrateToChatID
-        )
-    }
-}
-
 private struct Envelope: Decodable {
     var ok: Bool
     var result: [UpdateSlot]?
-    var error: BotAPIError
 
     enum CodingKeys: String, CodingKey { case ok, result }
 
     init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         ok = try c.decode(Bool.self, forKey: .ok)
-        // Error fields are read leniently: a malformed error body is still an error, not a parse failure.
-        let fields = try? ErrorEnvelope(from: decoder)
-        error = fields?.error ?? BotAPIError(code: 0, description: "Bot API error without a description")
         guard ok, c.contains(.result), try !c.decodeNil(forKey: .result) else {
             result = nil
             return

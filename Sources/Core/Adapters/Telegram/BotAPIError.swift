@@ -17,6 +17,8 @@ public struct BotAPIError: Error, CustomStringConvertible, Sendable, Equatable {
         self.migrateToChatID = migrateToChatID
     }
 
+    static let noDescription = "Bot API error without a description"
+
     /// The error in a Bot API response body, or `nil` when the body is not one.
     public static func decode(_ data: Data) -> BotAPIError? {
         struct Body: Decodable {
@@ -31,7 +33,7 @@ public struct BotAPIError: Error, CustomStringConvertible, Sendable, Equatable {
         }
         guard let body = try? JSONDecoder().decode(Body.self, from: data), !body.ok else { return nil }
         return BotAPIError(
-            code: body.error_code ?? 0, description: body.description ?? "no description",
+            code: body.error_code ?? 0, description: body.description ?? noDescription,
             retryAfter: body.parameters?.retry_after, migrateToChatID: body.parameters?.migrate_to_chat_id)
     }
 
