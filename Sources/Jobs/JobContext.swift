@@ -84,22 +84,33 @@ public struct JobContext: Sendable {
         self.makeDestination = makeDestination ?? JobContext.destinationFactory(config: config, http: http, logger: logger)
     }
 
-    /// The production wiring: Claude when `ANTHROPIC_API_KEY` is set, the pseudo-translator otherwise.
+    /// The production wiring: the translator `TRANSLATOR` names (Claude when `ANTHROPIC_API_KEY` is set, the
+    /// pseudo-translator otherwise).
     public static func live(config: Config, logger: Logger, stop: StopSignal, deadline: ContinuousClock.Instant? = nil) -> JobContext {
         let database = Database(config.databaseURL, logger: logger)
         let http = HTTPClient()
-        let translator: any Translator
-        if let anthropic = config.anthropic {
-            translator = ClaudeTranslator(settings: anthropic, http: HTTPClient(), logger: logger)
-        } else {
-            translator = PseudoTranslator()
-        }
+        let translator = makeTranslator(config: config, http: http, logger: logger)
         var context = JobContext(
             config: config, logger: logger, store: MirrorStore(database: database), translator: translator, stop: stop, http: http,
             makeDestination: destinationFactory(config: config, http: http, logger: logger, deadline: deadline))
         context.progressStyle = .automatic
         context.deadline = deadline
         return context
+    }
+
+    /// The translator the configuration selects.
+    public static func makeTranslator(config: Config, http: any HTTPTransport, logger: Logger) -> any Translator {
+        let settings = config.translation
+        let backend: any ModelBackend
+        switch settings.provider {
+        case .claude where config.anthropic != nil:
+            backend = ClaudeMessagesBackend(settings: config.anthropic!, http: http, logger: logger)
+        case .openai where settings.openAI != nil:
+            backend = OpenAIChatBackend(settings: settings.openAI!, http: http, logger: logger)
+        default:
+            return PseudoTranslator()
+        }
+        return ModelTranslator(backend: backend, rules: settings.rules, batchLimits: settings.batch, cacheSystemPrompt: settings.promptCache, logger: logger)
     }
 
     /// A progress reporter for `total` units of `job`'s work.

@@ -178,14 +178,13 @@ public struct PublishJob: Job {
         let (route, chatID, destination, journal, context, logger, claim) = (work.route, work.chatID, work.destination, work.journal, work.context, work.logger, work.claim)
         var refusedInARow = 0
         // Strict order: nothing past the first post that waits for the operator.
-        let barrier = try await context.store.strictOrderBarrier(routeID: route.id, chatID: chatID, language: route.spec.targetLanguage,
-                                                                 maxAttempts: TranslatePendingJob.maxAttempts)
+        let barrier = try await context.store.strictOrderBarrier(routeID: route.id, chatID: chatID, language: route.spec.targetLanguage)
         var cursor: Int64 = .min
         let progress = context.progress(Self.name, total: try await context.store.countUnpublished(routeID: route.id, chatID: chatID), unit: "posts")
         defer { progress.finish() }
         while !context.stop.isStopRequested {
             var page = try await context.store.unpublishedPosts(
-                route: route, chatID: chatID, afterMessageID: cursor, maxAttempts: TranslatePendingJob.maxAttempts, limit: pageSize)
+                route: route, chatID: chatID, afterMessageID: cursor, limit: pageSize)
             if page.isEmpty { break }
             // A full page may end inside an album; leave that album for the next page so it goes out whole.
             if page.count == pageSize, let album = page.last?.post.albumID, page.first?.post.albumID != album {
@@ -253,8 +252,7 @@ public struct PublishJob: Job {
                     logger.error("destination refused the unit; set aside for the operator", ["message_id": unit[0].post.messageID, "reason": rejected.description])
                     summary["set_aside"] += unit.count
                     refusedInARow += 1
-                    if try await context.store.strictOrderBarrier(routeID: route.id, chatID: chatID, language: route.spec.targetLanguage,
-                                                                   maxAttempts: TranslatePendingJob.maxAttempts) != nil { return }
+                    if try await context.store.strictOrderBarrier(routeID: route.id, chatID: chatID, language: route.spec.targetLanguage) != nil { return }
                     // Refusal after refusal is the channel's setup, not the posts: stop before setting the backlog aside.
                     guard refusedInARow < Self.refusalsBeforeStopping else {
                         throw TelegramSetupError("the destination refused \(refusedInARow) posts in a row (last: \(rejected.description)); check the channel and the bot's rights, then `JobRunner retry` them")

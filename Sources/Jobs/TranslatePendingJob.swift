@@ -3,41 +3,64 @@ import Foundation
 
 /// `translate-pending`: translates every post that needs a translation for some route's language.
 ///
-/// Posts without words (media only, emoji only) are never sent to a translator. A post whose translation
-/// is rejected (a broken answer, a request the API refuses) is recorded with its reason and the others go
-/// on; after ``maxAttempts`` rejections it is parked and no longer retried automatically. A transient
-/// failure (rate limit, overload, timeout) says nothing about the post: it is recorded without counting
-/// toward parking, and the job stops translating for this run, because every further request would meet
-/// the same outage and the next run starts again from the same post. A translator that reports a
-/// configuration problem (bad API key) stops the job with an error.
+/// Posts without words (media only, emoji only) are never sent to a translator. Posts go to the translator a
+/// few at a time (``TranslationBatchLimits``), up to `TRANSLATE_CONCURRENCY` requests at once, and each
+/// post's outcome is stored on its own: a translation, or a failure with its reason. A failure the post
+/// causes (an answer still broken after a corrected retry, a request the API refuses) parks it at once; an
+/// outage counts an attempt and parks it after `TRANSLATE_MAX_ATTEMPTS`. After an outage the others go on,
+/// unless `STRICT_ORDER` asks that nothing overtakes the failed post, or requests keep failing, in which
+/// case the job stops translating until the next run. A configuration problem (bad API key) stops the job.
+///
+/// A backlog (`TRANSLATE_BATCH_API_THRESHOLD` pending posts or more) goes to Claude's Message Batches API
+/// instead: this run submits, a later run collects, and nothing waits in memory meanwhile.
 public struct TranslatePendingJob: Job {
     public static let name = "translate-pending"
-    public static let counters = ["translated", "failed"]
-    public static let maxAttempts = 5
-    /// How long a claimed batch stays claimed if its runner dies; renewed after every post, so it only has to
-    /// outlast one translation request with its retries.
-    static let claimTTL: Duration = .seconds(120)
-    let pageSize: Int
+    public static let counters = ["translated", "failed", "batched"]
+    /// How long a claimed batch stays claimed if its runner dies; renewed after every round of requests.
+    static let claimTTL: Duration = .seconds(300)
+    /// Rounds of requests in a row that all failed for the API's sake before the run gives up on it.
+    static let outageRounds = 2
+    /// Most posts one Message Batch carries (the API takes 100,000 requests; this bounds one run's work).
+    static let batchPostLimit = 20_000
 
-    public init(pageSize: Int = 10) {
-        self.pageSize = pageSize
+    public init() {}
+
+    struct Pair: Equatable {
+        var chatID: Int64
+        var language: LanguageCode
     }
 
     public func run(_ context: JobContext) async throws -> JobSummary {
         var summary = Self.emptySummary
-        var pairs: [(chatID: Int64, language: LanguageCode)] = []
-        for (route, chatID) in try await context.store.routes() where !pairs.contains(where: { $0.chatID == chatID && $0.language == route.spec.targetLanguage }) {
-            pairs.append((chatID, route.spec.targetLanguage))
+        var pairs: [Pair] = []
+        for (route, chatID) in try await context.store.routes() where !pairs.contains(Pair(chatID: chatID, language: route.spec.targetLanguage)) {
+            pairs.append(Pair(chatID: chatID, language: route.spec.targetLanguage))
         }
-        var total = 0
-        for (chatID, language) in pairs {
-            total += try await context.store.countUntranslated(chatID: chatID, language: language, maxAttempts: Self.maxAttempts)
+        let settings = context.config.translation
+        let batches = (context.translator as? any MessageBatchTranslator).flatMap { $0.supportsMessageBatches ? $0 : nil }
+        if let batches {
+            try await collectBatches(batches, context: context, into: &summary)
         }
+        var pending: [Int] = []
+        for pair in pairs {
+            pending.append(try await context.store.countUntranslated(chatID: pair.chatID, language: pair.language))
+        }
+        let holder = LeaseGuard.holderName()
+        var live: [Pair] = []
+        for (pair, count) in zip(pairs, pending) {
+            if let batches, settings.batchAPIThreshold > 0, count >= settings.batchAPIThreshold, !context.stop.isStopRequested {
+                try await submitBatch(batches, pair: pair, holder: holder, context: context, into: &summary)
+            } else {
+                live.append(pair)
+            }
+        }
+        let total = zip(pairs, pending).filter { live.contains($0.0) }.reduce(0) { $0 + $1.1 }
         let progress = context.progress(Self.name, total: total, unit: "posts")
         defer { progress.finish() }
-        let holder = LeaseGuard.holderName()
         do {
-            try await translate(pairs, holder: holder, context: context, progress: progress, into: &summary)
+            try await RequestDeadline.$current.withValue(context.deadline) {
+                try await translate(live, holder: holder, context: context, progress: progress, into: &summary)
+            }
         } catch {
             try? await context.store.releaseTranslationClaims(holder: holder)
             throw error
@@ -46,45 +69,165 @@ public struct TranslatePendingJob: Job {
         return summary
     }
 
-    private func translate(
-        _ pairs: [(chatID: Int64, language: LanguageCode)], holder: String, context: JobContext, progress: ProgressReporter, into summary: inout JobSummary
-    ) async throws {
-        languages: for (chatID, language) in pairs {
+    // MARK: - Live
+
+    private func translate(_ pairs: [Pair], holder: String, context: JobContext, progress: ProgressReporter, into summary: inout JobSummary) async throws {
+        let settings = context.config.translation
+        let translator = context.translator
+        let limits = translator.batchLimits
+        languages: for pair in pairs {
+            let glossary = try await glossary(for: pair.language, context: context)
             var cursor: Int64 = .min
+            var failedRounds = 0
             pages: while !context.stop.isStopRequested {
-                // Small batches, claimed: runners beside this one take the next batches instead of the same posts.
+                // Claimed: runners beside this one take the next posts instead of the same ones.
                 try await context.store.releaseTranslationClaims(holder: holder)
                 let page = try await context.store.claimUntranslated(
-                    chatID: chatID, language: language, afterMessageID: cursor, maxAttempts: Self.maxAttempts, limit: pageSize,
-                    holder: holder, ttl: Self.claimTTL)
+                    chatID: pair.chatID, language: pair.language, afterMessageID: cursor,
+                    limit: min(limits.posts, 100) * settings.concurrency * 2, holder: holder, ttl: Self.claimTTL)
                 if page.isEmpty { break }
-                for item in page {
+                cursor = page.last!.messageID
+                let chunks = limits.chunks(page.map { TranslationItem(postID: $0.postID, content: $0.content) })
+                var start = 0
+                while start < chunks.count {
                     guard !context.stop.isStopRequested else { break pages }
-                    cursor = item.messageID
-                    defer { progress.advance() }
-                    do {
-                        let output = try await context.translator.translate(item.content, to: language)
-                        if try await context.store.saveTranslation(postID: item.postID, language: language, output: output, translator: context.translator.name) {
-                            summary["translated"] += 1
+                    let round = Array(chunks[start..<min(start + settings.concurrency, chunks.count)])
+                    start += round.count
+                    let results = try await Self.translateConcurrently(round, translator: translator, language: pair.language, glossary: glossary)
+                    var transientOnly = true
+                    var blocked = false
+                    for (chunk, outcome) in zip(round, results) {
+                        try await record(chunk, outcome, pair: pair, context: context, progress: progress, summary: &summary)
+                        for item in chunk {
+                            guard case .failure(let error)? = outcome[item.postID] else { transientOnly = false; continue }
+                            if error.kind == .transient { blocked = blocked || context.config.strictOrder } else { transientOnly = false }
                         }
-                        try await context.store.renewTranslationClaims(holder: holder, ttl: Self.claimTTL)
-                    } catch let error as TranslationError where error.kind != .fatal {
-                        summary["failed"] += 1
-                        let transient = error.kind == .transient
-                        context.logger.warning("translation failed", ["post_id": item.postID, "error": error.description, "transient": transient])
-                        if try await context.store.recordTranslationFailure(
-                            postID: item.postID, language: language, reason: error.description, usage: error.usage,
-                            countsTowardParking: !transient, parkAfter: Self.maxAttempts) {
-                            context.logger.warning("post parked after repeated failures; `JobRunner retry \(item.postID)` tries again",
-                                                   ["post_id": item.postID, "attempts": Self.maxAttempts])
-                        }
-                        if transient {
-                            context.logger.warning("translator unavailable; stopping translation until the next run")
-                            break languages
-                        }
+                    }
+                    try await context.store.renewTranslationClaims(holder: holder, ttl: Self.claimTTL)
+                    if blocked {
+                        // Field report B20: in strict order nothing may overtake the post that failed.
+                        context.logger.warning("translation failed in strict order; the next run resumes at that post")
+                        break languages
+                    }
+                    failedRounds = transientOnly ? failedRounds + 1 : 0
+                    if failedRounds >= Self.outageRounds {
+                        context.logger.warning("translator unavailable; stopping translation until the next run")
+                        break languages
                     }
                 }
             }
+        }
+    }
+
+    /// Up to one request per chunk in flight at once; results in the chunks' order. The HTTP transfers run
+    /// off the cooperative pool (``HTTPClient``), so waiting here blocks no thread.
+    static func translateConcurrently(
+        _ chunks: [[TranslationItem]], translator: any Translator, language: LanguageCode, glossary: Glossary
+    ) async throws -> [[Int64: Result<TranslationOutput, TranslationError>]] {
+        try await withThrowingTaskGroup(of: (Int, [Int64: Result<TranslationOutput, TranslationError>]).self) { group in
+            for (index, chunk) in chunks.enumerated() {
+                group.addTask { (index, try await translator.translate(chunk, to: language, glossary: glossary)) }
+            }
+            var results = [[Int64: Result<TranslationOutput, TranslationError>]](repeating: [:], count: chunks.count)
+            for try await (index, result) in group { results[index] = result }
+            return results
+        }
+    }
+
+    /// Stores each post's outcome of one request, and the request's bill.
+    private func record(
+        _ chunk: [TranslationItem], _ outcome: [Int64: Result<TranslationOutput, TranslationError>], pair: Pair, viaBatch: Bool = false,
+        context: JobContext, progress: ProgressReporter, summary: inout JobSummary
+    ) async throws {
+        var bill = TokenUsage()
+        var translated = 0
+        for item in chunk {
+            defer { progress.advance() }
+            switch outcome[item.postID] {
+            case .success(let output)?:
+                bill.add(output.usage)
+                if try await context.store.saveTranslation(postID: item.postID, language: pair.language, output: output, translator: context.translator.name) {
+                    summary["translated"] += 1
+                    translated += 1
+                }
+            case .failure(let error)?:
+                bill.add(error.usage)
+                summary["failed"] += 1
+                context.logger.warning("translation failed", ["post_id": item.postID, "error": error.description, "transient": error.kind == .transient])
+                if try await context.store.recordTranslationFailure(
+                    postID: item.postID, language: pair.language, reason: error.description, usage: error.usage,
+                    parkNow: error.kind == .rejected, parkAfter: context.config.translation.maxAttempts) {
+                    context.logger.warning("post parked; `JobRunner retry \(item.postID)` tries again", ["post_id": item.postID, "reason": error.description])
+                }
+            case nil:
+                break
+            }
+        }
+        if bill.requests > 0 || bill.inputTokens > 0 {
+            try await context.store.recordTranslationRequest(.init(
+                translator: context.translator.name, language: pair.language, viaBatch: viaBatch, posts: chunk.count, translated: translated, usage: bill))
+        }
+    }
+
+    private func glossary(for language: LanguageCode, context: JobContext) async throws -> Glossary {
+        guard let source = context.config.translation.sourceLanguage else { return Glossary() }
+        return try await context.store.glossary(from: source, to: language)
+    }
+
+    // MARK: - Message Batches
+
+    private func submitBatch(_ translator: any MessageBatchTranslator, pair: Pair, holder: String, context: JobContext, into summary: inout JobSummary) async throws {
+        var items: [TranslationItem] = []
+        var cursor: Int64 = .min
+        while items.count < Self.batchPostLimit {
+            let page = try await context.store.claimUntranslated(
+                chatID: pair.chatID, language: pair.language, afterMessageID: cursor, limit: 1000, holder: holder, ttl: Self.claimTTL)
+            guard let last = page.last else { break }
+            cursor = last.messageID
+            items += page.map { TranslationItem(postID: $0.postID, content: $0.content) }
+        }
+        guard !items.isEmpty else { return }
+        let requests = translator.batchLimits.chunks(items).enumerated().map { (customID: "r\($0.offset)", items: $0.element) }
+        let glossary = try await glossary(for: pair.language, context: context)
+        do {
+            let id = try await translator.submitBatch(requests, to: pair.language, glossary: glossary)
+            try await context.store.recordSubmittedBatch(id: id, language: pair.language, translator: translator.name,
+                                                         requests: requests.map { ($0.customID, $0.items.map(\.postID)) })
+            summary["batched"] += items.count
+            context.logger.info("backlog submitted as a message batch; a later run collects it", [
+                "batch_id": id, "posts": items.count, "requests": requests.count, "target_lang": pair.language,
+            ])
+        } catch let error as TranslationError where error.kind != .fatal {
+            // Nothing was submitted: the posts stay pending and the live path takes them next run.
+            context.logger.warning("message batch not submitted; will try again next run", ["error": error.description])
+        }
+        try await context.store.releaseTranslationClaims(holder: holder)
+    }
+
+    private func collectBatches(_ translator: any MessageBatchTranslator, context: JobContext, into summary: inout JobSummary) async throws {
+        for batch in try await context.store.openBatches() {
+            let items = try await context.store.batchItems(batch.id)
+            let current = items.mapValues { $0.filter { !$0.stale }.map { TranslationItem(postID: $0.postID, content: $0.content) } }
+            let glossary = try await glossary(for: batch.language, context: context)
+            let collection: BatchCollection?
+            do {
+                collection = try await translator.collectBatch(batch.id, requests: current.filter { !$0.value.isEmpty }, to: batch.language, glossary: glossary)
+            } catch let error as TranslationError where error.kind != .fatal {
+                context.logger.warning("message batch not collected; will try again next run", ["batch_id": batch.id, "error": error.description])
+                continue
+            }
+            guard let collection else {
+                context.logger.info("message batch still processing", ["batch_id": batch.id, "submitted_at": batch.submittedAt])
+                continue
+            }
+            let progress = context.progress(Self.name + " (batch)", total: current.values.reduce(0) { $0 + $1.count }, unit: "posts")
+            for customID in current.keys.sorted() {
+                guard let chunk = current[customID], !chunk.isEmpty else { continue }
+                let pair = Pair(chatID: 0, language: batch.language)
+                try await record(chunk, collection.results, pair: pair, viaBatch: true, context: context, progress: progress, summary: &summary)
+            }
+            progress.finish()
+            try await context.store.closeBatch(batch.id, outcome: collection.outcome)
         }
     }
 }

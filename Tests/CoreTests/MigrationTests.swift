@@ -44,7 +44,7 @@ import TestSupport
                 try conn.query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'mirror' ORDER BY 1").map { try $0.decode("table_name", as: String.self) }
             }
             #expect(publicTables == 0)
-            #expect(mirrorTables == ["analytics_dirty_hours", "analytics_rollups", "events", "job_runs", "leases", "posts", "publications", "routes", "schema_migrations", "sent_messages", "source_cursors", "source_gaps", "source_offsets", "translation_claims", "translation_failures", "translations"])
+            #expect(mirrorTables == ["analytics_dirty_hours", "analytics_rollups", "events", "glossary_terms", "job_runs", "leases", "posts", "publications", "routes", "schema_migrations", "sent_messages", "source_cursors", "source_gaps", "source_offsets", "translation_batch_items", "translation_batches", "translation_claims", "translation_failures", "translation_requests", "translations"])
         }
     }
 }

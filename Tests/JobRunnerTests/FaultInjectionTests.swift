@@ -27,7 +27,7 @@ import Core
                 let env = [
                     "DATABASE_URL": url, "SRC_CHANNEL": "export:\(export.path)", "DST_CHANNEL": "telegram:\(fake.chat)", "TARGET_LANG": "en",
                     "TELEGRAM_BOT_TOKEN": fake.token, "TELEGRAM_API_URL": fake.baseURL, "TELEGRAM_POSTS_PER_MINUTE": "600", "LOG_LEVEL": "error",
-                    "ANTHROPIC_API_KEY": "sk-ant-fault-injection-0001", "ANTHROPIC_BASE_URL": claude.baseURL,
+                    "ANTHROPIC_API_KEY": "sk-ant-fault-injection-0001", "ANTHROPIC_BASE_URL": claude.baseURL, "TRANSLATE_BATCH_API_THRESHOLD": "0",
                 ]
                 var rng = SeededGenerator(seed: seed)
                 var started = 0

@@ -16,21 +16,21 @@ import TestSupport
     @Test func statusShowsBacklogParkedPostsAndLastRunsThenRetryPublishesTheParkedPost() async throws {
         try await Harness.with { h in
             let failing = FailingTranslator(marker: "Эмодзи", kind: .rejected)
-            for _ in 1...TranslatePendingJob.maxAttempts {
+            for _ in 1...Config.defaultMaxAttempts {
                 _ = try await Pipeline().run(try h.context(export: Paths.sampleExport, translator: failing))
             }
             try await JobRunLog(database: h.database).finish(try await JobRunLog(database: h.database).start(job: "all"), outcome: "partial", summary: "outcome=partial failed=1")
             let store = MirrorStore(database: h.database)
             let parkedID = try await postID(h, message: 3)
 
-            let status = try await store.status(maxAttempts: TranslatePendingJob.maxAttempts)
+            let status = try await store.status()
             let route = try #require(status.routes.first)
             #expect(status.routes.count == 1)
             #expect(route.fetchedThroughMessageID == 12)
             #expect(route.awaitingTranslation == 0 && route.awaitingPublication == 0)
             #expect(route.published == 9 && route.skipped == 0 && route.publishing.isEmpty)
             #expect(route.parked.map(\.postID) == [parkedID])
-            #expect(route.parked.first?.attempts == TranslatePendingJob.maxAttempts)
+            #expect(route.parked.first?.attempts == Config.defaultMaxAttempts)
             #expect(route.parked.first?.reason == "scripted failure for Эмодзи")
             // A parked post is not "waiting": it waits for the operator, not for a stage.
             #expect(route.oldestWaitingPostID == nil)
@@ -46,7 +46,7 @@ import TestSupport
             let outcome = try await OperatorActions(database: h.database).retry(postID: parkedID)
             #expect(outcome.postIDs == [parkedID])
             #expect(try await h.count("SELECT count(*)::int AS n FROM mirror.events WHERE kind = 'retried' AND post_id = $1", [parkedID]) == 1)
-            let pending = try await store.status(maxAttempts: TranslatePendingJob.maxAttempts).routes[0]
+            let pending = try await store.status().routes[0]
             #expect(pending.parked.isEmpty && pending.awaitingTranslation == 1 && pending.oldestWaitingPostID == parkedID)
             let run = try await Pipeline().run(try h.context(export: Paths.sampleExport))
             #expect(run["translated"] == 1 && run["published"] == 1)
@@ -71,7 +71,7 @@ import TestSupport
             // The album's caption was not translated either: nobody needs it.
             let captionPost = try await postID(h, message: 4)
             #expect(try await h.count("SELECT count(*)::int AS n FROM mirror.translations WHERE post_id = $1", [captionPost]) == 0)
-            let status = try await MirrorStore(database: h.database).status(maxAttempts: TranslatePendingJob.maxAttempts).routes[0]
+            let status = try await MirrorStore(database: h.database).status().routes[0]
             #expect(status.skipped == 3 && status.published == 7 && status.awaitingPublication == 0 && status.awaitingTranslation == 0)
 
             _ = try await OperatorActions(database: h.database).retry(postID: captionPost)

@@ -212,10 +212,10 @@ import TestSupport
             #expect(first["failed"] == 1)
             #expect(first["published"] == 1)  // post 2; the route waits at 3 so nothing overtakes it
             #expect(try h.files.readRecords().flatMap { $0.items.map(\.sourceMessageID) } == [2])
-            for _ in 2...TranslatePendingJob.maxAttempts {
+            for _ in 2...Config.defaultMaxAttempts {
                 _ = try await Pipeline().run(try h.context(export: Paths.sampleExport, translator: translator))
             }
-            #expect(try await h.count("SELECT attempts AS n FROM mirror.translation_failures") == TranslatePendingJob.maxAttempts)
+            #expect(try await h.count("SELECT attempts AS n FROM mirror.translation_failures") == Config.defaultMaxAttempts)
             let reason = try await h.database.withConnection { conn in try conn.query("SELECT last_error FROM mirror.translation_failures").first!.decode("last_error", as: String.self) }
             #expect(reason == "scripted failure for Эмодзи")
             #expect(try h.files.readRecords().flatMap { $0.items.map(\.sourceMessageID) } == [2, 4, 5, 6, 7, 8, 9, 11, 12])
@@ -229,7 +229,7 @@ import TestSupport
     @Test func anOutageNeverParksPostsAndStopsTranslatingForTheRun() async throws {
         try await Harness.with { h in
             let outage = FailingTranslator(marker: "Эмодзи", kind: .transient)  // post 3
-            for run in 1...(TranslatePendingJob.maxAttempts + 2) {
+            for run in 1...(Config.defaultMaxAttempts + 2) {
                 let summary = try await Pipeline().run(try h.context(export: Paths.sampleExport, translator: outage))
                 // Post 2 is translated in the first run; then each run meets the outage at post 3 and stops there.
                 #expect(summary["translated"] == (run == 1 ? 1 : 0))

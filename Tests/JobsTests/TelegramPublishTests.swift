@@ -179,7 +179,7 @@ import TestSupport
                 #expect(first["published"] == 1 && first["resting"] == 1)
                 let wait = try await h.count("SELECT round(extract(epoch FROM retry_at - now()))::int AS n FROM mirror.routes")
                 #expect((11...14).contains(wait))
-                let status = try await MirrorStore(database: h.database).status(maxAttempts: 5)
+                let status = try await MirrorStore(database: h.database).status()
                 #expect(status.routes[0].restingReason == "Telegram flood control (429, retry after 14 s)")
                 #expect(try await h.count("SELECT count(*)::int AS n FROM mirror.publications WHERE state <> 'published'") == 0)
                 // Before retry_at the route rests and makes no call.
@@ -253,7 +253,7 @@ import TestSupport
                 }
                 #expect(note.hasPrefix("uncertain: call 1 of the unit was interrupted"))
                 // `status` lists it for the operator, with what to do.
-                let status = try await MirrorStore(database: h.database).status(maxAttempts: 5)
+                let status = try await MirrorStore(database: h.database).status()
                 #expect(status.routes[0].setAside.map(\.messageID) == [2] && status.routes[0].setAside[0].reason == note)
                 #expect(status.text().contains("set aside post") && status.text().contains("`JobRunner retry POST_ID` sends what is missing again"))
                 // The operator looked at the channel and wants it sent: retry, and only that post goes out.

@@ -40,13 +40,12 @@ public final class EchoAnthropic: @unchecked Sendable {
         guard let body = try? JSONSerialization.jsonObject(with: request.body) as? [String: Any],
             let content = (body["messages"] as? [[String: Any]])?.first?["content"] as? String
         else { return .json(400, #"{"type":"error","error":{"type":"invalid_request_error","message":"messages: field required"}}"#) }
-        var post = content
-        if post.hasPrefix("<post>\n") { post.removeFirst("<post>\n".count) }
-        if post.hasSuffix("\n</post>") { post.removeLast("\n</post>".count) }
+        let text = FakeAnthropic.echo(content)
+        let system = (body["system"] as? [[String: Any]])?.compactMap { $0["text"] as? String }.joined() ?? ""
         let answer: [String: Any] = [
             "id": "msg_01Echo", "type": "message", "role": "assistant", "model": body["model"] ?? "claude-haiku-5-5",
-            "content": [["type": "text", "text": "<translation>\n\(post)\n</translation>"]], "stop_reason": "end_turn", "stop_sequence": NSNull(),
-            "usage": ["input_tokens": content.utf8.count / 4 + 60, "output_tokens": post.utf8.count / 4 + 5, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0],
+            "content": [["type": "text", "text": text]], "stop_reason": "end_turn", "stop_sequence": NSNull(),
+            "usage": ["input_tokens": (system.utf8.count + content.utf8.count) / 4, "output_tokens": text.utf8.count / 4, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0],
         ]
         return .respond(status: 200, headers: [("content-type", "application/json")], body: try! JSONSerialization.data(withJSONObject: answer))
     }

@@ -72,7 +72,7 @@ public struct StatusSnapshot: Sendable, Codable {
 
 extension MirrorStore {
     /// Reads the whole status in one snapshot-consistent transaction.
-    public func status(maxAttempts: Int, listLimit: Int = 50) async throws -> StatusSnapshot {
+    public func status(listLimit: Int = 50) async throws -> StatusSnapshot {
         try await database.transaction { conn in
             try conn.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             let now: Date = try conn.query("SELECT now() AS now").first!.decode("now")
@@ -91,7 +91,7 @@ extension MirrorStore {
                     WITH state AS (
                         SELECT p.id, p.fetched_at, x.state,
                                p.needs_translation AND t.post_id IS NULL AS untranslated,
-                               p.needs_translation AND t.post_id IS NULL AND COALESCE(f.attempts, 0) >= $4 AS parked
+                               p.needs_translation AND t.post_id IS NULL AND COALESCE(f.parked, false) AS parked
                         FROM mirror.posts p
                         LEFT JOIN mirror.translations t ON t.post_id = p.id AND t.target_lang = $3
                         LEFT JOIN mirror.translation_failures f ON f.post_id = p.id AND f.target_lang = $3
@@ -107,16 +107,16 @@ extension MirrorStore {
                            (SELECT id FROM waiting) AS oldest_id,
                            (SELECT extract(epoch FROM now() - fetched_at)::float8 FROM waiting) AS oldest_age
                     FROM state
-                    """, [id, chatID, lang, maxAttempts]).first!
+                    """, [id, chatID, lang]).first!
                 let parked = try conn.query("""
                     SELECT p.id, p.message_id, f.updated_at, f.attempts, f.last_error
                     FROM mirror.translation_failures f
                     JOIN mirror.posts p ON p.id = f.post_id AND p.chat_id = $1
-                    WHERE f.target_lang = $2 AND f.attempts >= $3
+                    WHERE f.target_lang = $2 AND f.parked
                       AND NOT EXISTS (SELECT 1 FROM mirror.translations t WHERE t.post_id = p.id AND t.target_lang = $2)
-                      AND NOT EXISTS (SELECT 1 FROM mirror.publications x WHERE x.route_id = $4 AND x.post_id = p.id)
-                    ORDER BY p.message_id LIMIT $5
-                    """, [chatID, lang, maxAttempts, id, listLimit]).map { row in
+                      AND NOT EXISTS (SELECT 1 FROM mirror.publications x WHERE x.route_id = $3 AND x.post_id = p.id)
+                    ORDER BY p.message_id LIMIT $4
+                    """, [chatID, lang, id, listLimit]).map { row in
                     StatusSnapshot.StuckPost(postID: try row.decode("id"), messageID: try row.decode("message_id"), since: try row.decode("updated_at"),
                                              attempts: try row.decode("attempts"), reason: try row.decode("last_error"))
                 }

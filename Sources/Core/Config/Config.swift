@@ -17,6 +17,33 @@ public struct Config: Sendable {
     public var strictOrder = false
     /// Bot API settings; present when `TELEGRAM_BOT_TOKEN` is set.
     public var telegram: TelegramSettings?
+    /// Which translator runs and how it batches, checks and retries.
+    public var translation = TranslationSettings()
+
+    public struct TranslationSettings: Sendable {
+        public enum Provider: String, Sendable, CaseIterable {
+            case pseudo, claude, openai
+        }
+        public var provider: Provider = .pseudo
+        /// Set for `TRANSLATOR=openai`.
+        public var openAI: OpenAIChatBackend.Settings?
+        public var rules = TranslationRules()
+        public var batch = TranslationBatchLimits(posts: Config.defaultBatchPosts, characters: Config.defaultBatchCharacters)
+        public var concurrency = Config.defaultConcurrency
+        /// Failed attempts (outages included) after which a post is parked.
+        public var maxAttempts = Config.defaultMaxAttempts
+        /// Pending posts from which a run submits a Message Batch instead of calling the API live; 0 never.
+        public var batchAPIThreshold = Config.defaultBatchAPIThreshold
+        /// The posts' language, which selects the glossary (`SOURCE_LANG`); without it no glossary applies.
+        public var sourceLanguage: LanguageCode?
+        public var promptCache = true
+        public init() {}
+    }
+    public static let defaultBatchPosts = 12
+    public static let defaultBatchCharacters = 8_000
+    public static let defaultConcurrency = 2
+    public static let defaultMaxAttempts = 5
+    public static let defaultBatchAPIThreshold = 200
 
     /// How the bot reaches the Bot API and how fast it may post.
     public struct TelegramSettings: Sendable {
@@ -54,6 +81,21 @@ public struct Config: Sendable {
         ("CLAUDE_MODEL", "Claude model id (default \(defaultClaudeModel))"),
         ("ANTHROPIC_BASE_URL", "Anthropic API base URL (default \(defaultAnthropicBaseURL))"),
         ("CLAUDE_PRICE_PER_MTOK", "USD per million tokens, input=…,output=…,cache_write=…,cache_read=… (default: the model's list price)"),
+        ("TRANSLATOR", "claude, openai or pseudo (default: claude when ANTHROPIC_API_KEY is set, else the offline pseudo-translator)"),
+        ("OPENAI_BASE_URL", "TRANSLATOR=openai: base URL of an OpenAI-compatible server, e.g. http://localhost:11434 (required for it)"),
+        ("OPENAI_MODEL", "TRANSLATOR=openai: the model name the server serves (required for it)"),
+        ("OPENAI_API_KEY", "TRANSLATOR=openai: bearer key, if the server wants one"),
+        ("OPENAI_PRICE_PER_MTOK", "TRANSLATOR=openai: USD per million tokens, same form as CLAUDE_PRICE_PER_MTOK (default 0: a local server)"),
+        ("CLAUDE_PROMPT_CACHE", "true (default) or false: mark the instructions and glossary for prompt caching"),
+        ("SOURCE_LANG", "language of the source posts, e.g. uk; selects the glossary SOURCE_LANG→TARGET_LANG (default: no glossary)"),
+        ("TRANSLATION_STYLE", "extra instructions for the translator, e.g. \"neutral news register\" (default none)"),
+        ("HASHTAGS", "keep (default: hashtags unchanged) or translate (translated, # kept, no spaces)"),
+        ("TRANSLATION_LENGTH_RATIO", "accepted translation/source length ratio, low-high (default 0.25-4)"),
+        ("TRANSLATE_BATCH_POSTS", "most posts per translation request (default \(defaultBatchPosts); 1 sends each post alone)"),
+        ("TRANSLATE_BATCH_CHARS", "most post characters (UTF-16) per translation request (default \(defaultBatchCharacters))"),
+        ("TRANSLATE_CONCURRENCY", "translation requests in flight at once (default \(defaultConcurrency))"),
+        ("TRANSLATE_MAX_ATTEMPTS", "failed attempts after which a post is parked (default \(defaultMaxAttempts))"),
+        ("TRANSLATE_BATCH_API_THRESHOLD", "pending posts from which Claude's Message Batches API (half price, results within 24 h) is used; 0 never (default \(defaultBatchAPIThreshold))"),
         ("TELEGRAM_BOT_TOKEN", "Bot API token of the bot that posts in telegram: destinations (required for them)"),
         ("TELEGRAM_API_URL", "Bot API base URL (default \(defaultTelegramAPIURL); a local telegram-bot-api server works too)"),
         ("TELEGRAM_POSTS_PER_MINUTE", "messages per minute per destination channel, an album counting each item (default \(defaultPostsPerMinute))"),
@@ -93,6 +135,15 @@ public struct Config: Sendable {
         merged["TELEGRAM_BOT_TOKEN"] = nil
         let config = try validate(merged, problems: problems, redactor: redactor)
         return (config.databaseURL, config.logLevel)
+    }
+
+    /// The values of `names` from the environment, `.env` and `app_settings.env` (in that precedence), for
+    /// commands that need a setting or two without the whole configuration.
+    public static func values(
+        _ names: [String], environment: [String: String] = ProcessInfo.processInfo.environment,
+        directory: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+    ) -> [String: String] {
+        mergedValues(environment: environment, directory: directory).0.filter { names.contains($0.key) }.mapValues { $0.trimmingWhitespace() }
     }
 
     /// Environment over `.env` over `app_settings.env`, plus a problem for each unreadable file line.
@@ -183,6 +234,8 @@ public struct Config: Sendable {
             )
         }
 
+        let translation = translationSettings(values, anthropic: anthropic, problems: &problems, redactor: redactor)
+
         // Checked whenever set, even while no route uses Telegram, so a typo is found before it matters.
         let apiURL = values["TELEGRAM_API_URL"] ?? defaultTelegramAPIURL
         if !(apiURL.hasPrefix("https://") || apiURL.hasPrefix("http://")) {
@@ -233,7 +286,88 @@ public struct Config: Sendable {
             anthropic: anthropic,
             resendUncertain: resendUncertain,
             strictOrder: strictOrder,
-            telegram: telegram
+            telegram: telegram,
+            translation: translation
         )
+    }
+
+    static func translationSettings(_ values: [String: String], anthropic: AnthropicSettings?, problems: inout [String], redactor: SecretRedactor) -> TranslationSettings {
+        var settings = TranslationSettings()
+        func integer(_ name: String, _ range: ClosedRange<Int>, default value: Int) -> Int {
+            guard let raw = values[name]?.trimmingWhitespace() else { return value }
+            guard let n = Int(raw), range.contains(n) else {
+                problems.append("\(name)=\(raw) is not a number from \(range.lowerBound) to \(range.upperBound); unset it for \(value)")
+                return value
+            }
+            return n
+        }
+        func flag(_ name: String, default value: Bool) -> Bool {
+            switch values[name]?.trimmingWhitespace().lowercased() {
+            case nil: return value
+            case "true", "1", "yes": return true
+            case "false", "0", "no": return false
+            case let other?:
+                problems.append("\(name)=\(other) is not true or false; unset it for \(value)")
+                return value
+            }
+        }
+
+        let providerName = values["TRANSLATOR"]?.trimmingWhitespace().lowercased()
+        switch providerName {
+        case nil: settings.provider = anthropic == nil ? .pseudo : .claude
+        case let name?:
+            if let provider = TranslationSettings.Provider(rawValue: name) {
+                settings.provider = provider
+            } else {
+                problems.append("TRANSLATOR=\(name) is not a translator; use claude, openai or pseudo")
+            }
+        }
+        if settings.provider == .claude, anthropic == nil {
+            problems.append("TRANSLATOR=claude needs ANTHROPIC_API_KEY; set it (console.anthropic.com → API keys) or unset TRANSLATOR for the offline pseudo-translator")
+        }
+        if settings.provider == .openai {
+            if let key = values["OPENAI_API_KEY"] { redactor.register(key) }
+            let base = values["OPENAI_BASE_URL"]?.trimmingWhitespace()
+            let model = values["OPENAI_MODEL"]?.trimmingWhitespace()
+            if base == nil { problems.append("TRANSLATOR=openai needs OPENAI_BASE_URL; set it, e.g. OPENAI_BASE_URL=http://localhost:11434") }
+            if model == nil { problems.append("TRANSLATOR=openai needs OPENAI_MODEL; set it to a model the server serves, e.g. OPENAI_MODEL=qwen2.5:7b") }
+            if let base, !(base.hasPrefix("https://") || base.hasPrefix("http://")) {
+                problems.append("OPENAI_BASE_URL=\(base) is not an http(s) URL; use e.g. http://localhost:11434")
+            }
+            var pricing = ModelPricing(input: 0, output: 0, cacheWrite: 0, cacheRead: 0)
+            if let raw = values["OPENAI_PRICE_PER_MTOK"] {
+                if let parsed = ModelPricing(parsing: raw) { pricing = parsed } else {
+                    problems.append("OPENAI_PRICE_PER_MTOK=\(raw) is not a price list; use input=…,output=…,cache_write=…,cache_read=… (USD per million tokens)")
+                }
+            }
+            if var base, let model {
+                while base.hasSuffix("/") { base.removeLast() }
+                if base.hasSuffix("/v1") { base.removeLast(3) }
+                settings.openAI = OpenAIChatBackend.Settings(baseURL: base, model: model, apiKey: values["OPENAI_API_KEY"]?.trimmingWhitespace(), pricing: pricing)
+            }
+        }
+
+        settings.promptCache = flag("CLAUDE_PROMPT_CACHE", default: true)
+        if let raw = values["SOURCE_LANG"]?.trimmingWhitespace() {
+            settings.sourceLanguage = LanguageCode(raw)
+            if settings.sourceLanguage == nil { problems.append("SOURCE_LANG=\(raw) is not a language code; use e.g. uk, ru, zh-Hans") }
+        }
+        if let style = values["TRANSLATION_STYLE"]?.trimmingWhitespace() { settings.rules.style = style }
+        if let raw = values["HASHTAGS"]?.trimmingWhitespace().lowercased() {
+            if let policy = TranslationRules.HashtagPolicy(rawValue: raw) { settings.rules.hashtags = policy } else {
+                problems.append("HASHTAGS=\(raw) is not a policy; use keep (the default) or translate")
+            }
+        }
+        if let raw = values["TRANSLATION_LENGTH_RATIO"]?.trimmingWhitespace() {
+            if let ratio = TranslationRules.parseRatio(raw) { settings.rules.lengthRatio = ratio } else {
+                problems.append("TRANSLATION_LENGTH_RATIO=\(raw) is not a range; use low-high, e.g. 0.25-4")
+            }
+        }
+        settings.batch = TranslationBatchLimits(posts: integer("TRANSLATE_BATCH_POSTS", 1...100, default: defaultBatchPosts),
+                                                characters: integer("TRANSLATE_BATCH_CHARS", 500...100_000, default: defaultBatchCharacters))
+        settings.concurrency = integer("TRANSLATE_CONCURRENCY", 1...32, default: defaultConcurrency)
+        settings.maxAttempts = integer("TRANSLATE_MAX_ATTEMPTS", 1...100, default: defaultMaxAttempts)
+        settings.batchAPIThreshold = integer("TRANSLATE_BATCH_API_THRESHOLD", 0...100_000, default: defaultBatchAPIThreshold)
+        return settings
     }
 }

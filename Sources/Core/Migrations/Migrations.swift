@@ -271,5 +271,61 @@ extension Migration {
             -- for the operator, so the destination never shows a later post before an earlier one.
             ALTER TABLE mirror.routes ADD COLUMN strict_order boolean NOT NULL DEFAULT false;
             """),
+        Migration(version: 8, name: "translation_quality_and_cost", sql: """
+            -- The operator's term pairs, per language pair; a source term has one rendering (any letter case).
+            CREATE TABLE mirror.glossary_terms (
+                source_lang text NOT NULL,
+                target_lang text NOT NULL,
+                source_term text NOT NULL,
+                target_term text NOT NULL,
+                note text NOT NULL DEFAULT '',
+                updated_at timestamptz NOT NULL DEFAULT now()
+            );
+            CREATE UNIQUE INDEX glossary_terms_pair_term ON mirror.glossary_terms (source_lang, target_lang, lower(source_term));
+
+            -- One row per translation request: what it carried and what it cost (per post is in translations).
+            CREATE TABLE mirror.translation_requests (
+                id bigserial PRIMARY KEY,
+                occurred_at timestamptz NOT NULL DEFAULT now(),
+                translator text NOT NULL,
+                target_lang text NOT NULL,
+                via_batch boolean NOT NULL DEFAULT false,
+                posts integer NOT NULL,
+                translated integer NOT NULL,
+                requests integer NOT NULL,
+                input_tokens integer NOT NULL,
+                output_tokens integer NOT NULL,
+                cache_write_tokens integer NOT NULL,
+                cache_read_tokens integer NOT NULL,
+                cost_usd numeric(14, 6) NOT NULL
+            );
+            CREATE INDEX translation_requests_occurred_at ON mirror.translation_requests (occurred_at);
+
+            -- Message Batches submitted for a backlog: one run submits, a later run collects by custom_id.
+            CREATE TABLE mirror.translation_batches (
+                id text PRIMARY KEY,
+                target_lang text NOT NULL,
+                translator text NOT NULL,
+                submitted_at timestamptz NOT NULL DEFAULT now(),
+                collected_at timestamptz,
+                outcome text
+            );
+            CREATE TABLE mirror.translation_batch_items (
+                batch_id text NOT NULL REFERENCES mirror.translation_batches (id) ON DELETE CASCADE,
+                custom_id text NOT NULL,
+                position integer NOT NULL,
+                post_id bigint NOT NULL REFERENCES mirror.posts (id) ON DELETE CASCADE,
+                target_lang text NOT NULL,
+                -- The post's text as submitted; an edit while the batch runs makes its result stale.
+                content_md5 text NOT NULL,
+                PRIMARY KEY (batch_id, custom_id, position)
+            );
+            CREATE INDEX translation_batch_items_post ON mirror.translation_batch_items (post_id, target_lang);
+
+            -- Parking is a state, not a count compared with a setting: a post is parked after
+            -- TRANSLATE_MAX_ATTEMPTS attempts, or at once when retrying cannot help.
+            ALTER TABLE mirror.translation_failures ADD COLUMN parked boolean NOT NULL DEFAULT false;
+            UPDATE mirror.translation_failures SET parked = attempts >= 5;
+            """),
     ]
 }

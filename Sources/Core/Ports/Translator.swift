@@ -40,9 +40,10 @@ public struct TranslationOutput: Sendable {
 /// A failure to translate one text; the post stays pending and the reason is stored for the operator.
 public struct TranslationError: Error, CustomStringConvertible, Sendable {
     public enum Kind: Sendable {
-        /// Retrying later may succeed (rate limit, overload, timeout).
+        /// Retrying later may succeed (rate limit, overload, timeout); counts as an attempt.
         case transient
-        /// The request or the answer is wrong for this post; retrying the same post will not help.
+        /// The answer was broken even after a corrected retry, or the API refuses this request; retrying the
+        /// same post will not help, so it is parked for the operator at once.
         case rejected
         /// Configuration is wrong (bad API key); every post would fail, so the job stops.
         case fatal
@@ -58,9 +59,73 @@ public struct TranslationError: Error, CustomStringConvertible, Sendable {
     }
 }
 
+/// One post of a translation request.
+public struct TranslationItem: Sendable {
+    public var postID: Int64
+    public var content: FormattedText
+    public init(postID: Int64, content: FormattedText) {
+        self.postID = postID
+        self.content = content
+    }
+}
+
 /// Translates formatted text, keeping every entity on the words that correspond to the original.
 public protocol Translator: Sendable {
     /// Recorded with each translation, e.g. `pseudo` or `claude:claude-haiku-5-5`.
     var name: String { get }
+    /// How many posts, and how much text, one request may carry.
+    var batchLimits: TranslationBatchLimits { get }
     func translate(_ text: FormattedText, to language: LanguageCode) async throws -> TranslationOutput
+    /// Translates several posts at once, each with its own outcome.
+    ///
+    /// - Throws: only a ``TranslationError`` of kind ``TranslationError/Kind/fatal``: the job must stop.
+    func translate(_ items: [TranslationItem], to language: LanguageCode, glossary: Glossary) async throws -> [Int64: Result<TranslationOutput, TranslationError>]
+}
+
+/// How big one request may get: a few short posts share the prompt, a long post travels alone.
+public struct TranslationBatchLimits: Sendable, Hashable {
+    public var posts: Int
+    /// UTF-16 code units of post text per request (a post longer than this goes alone).
+    public var characters: Int
+    public init(posts: Int, characters: Int) {
+        self.posts = max(1, posts)
+        self.characters = max(1, characters)
+    }
+    public static let single = TranslationBatchLimits(posts: 1, characters: .max)
+
+    /// Cuts `items` (in order) into requests within the limits.
+    public func chunks(_ items: [TranslationItem]) -> [[TranslationItem]] {
+        var chunks: [[TranslationItem]] = []
+        var current: [TranslationItem] = []
+        var size = 0
+        for item in items {
+            let length = item.content.utf16Length
+            if !current.isEmpty, current.count >= posts || size + length > characters {
+                chunks.append(current)
+                current = []
+                size = 0
+            }
+            current.append(item)
+            size += length
+        }
+        if !current.isEmpty { chunks.append(current) }
+        return chunks
+    }
+}
+
+extension Translator {
+    public var batchLimits: TranslationBatchLimits { .single }
+
+    /// One post at a time through ``translate(_:to:)``; for translators without batching or glossary support.
+    public func translate(_ items: [TranslationItem], to language: LanguageCode, glossary: Glossary) async throws -> [Int64: Result<TranslationOutput, TranslationError>] {
+        var results: [Int64: Result<TranslationOutput, TranslationError>] = [:]
+        for item in items {
+            do {
+                results[item.postID] = .success(try await translate(item.content, to: language))
+            } catch let error as TranslationError where error.kind != .fatal {
+                results[item.postID] = .failure(error)
+            }
+        }
+        return results
+    }
 }

@@ -178,15 +178,15 @@ public struct MirrorStore: Sendable {
     /// Posts of `chatID` after `afterMessageID` that need a translation into `language` and have none yet,
     /// oldest first, leaving out posts parked after `maxAttempts` failures.
     public func untranslatedPosts(
-        chatID: Int64, language: LanguageCode, afterMessageID: Int64, maxAttempts: Int, limit: Int
+        chatID: Int64, language: LanguageCode, afterMessageID: Int64, limit: Int
     ) async throws -> [(postID: Int64, messageID: Int64, content: FormattedText)] {
         let rows = try await database.withConnection { conn in
             try conn.query("""
                 SELECT p.id, p.message_id, p.text, p.entities FROM mirror.posts p
                 WHERE \(Self.untranslatedCondition)
                 ORDER BY p.message_id
-                LIMIT $5
-                """, [chatID, language.description, afterMessageID, maxAttempts, limit])
+                LIMIT $4
+                """, [chatID, language.description, afterMessageID, limit])
         }
         return try rows.map { row in
             (try row.decode("id"), try row.decode("message_id"), FormattedText(text: try row.decode("text"), entities: try row.decodeJSON("entities")))
@@ -198,7 +198,7 @@ public struct MirrorStore: Sendable {
     /// no post is translated twice. Claims expire after `ttl` (the runner died) and are released by
     /// ``releaseTranslationClaims(holder:)``.
     public func claimUntranslated(
-        chatID: Int64, language: LanguageCode, afterMessageID: Int64, maxAttempts: Int, limit: Int, holder: String, ttl: Duration
+        chatID: Int64, language: LanguageCode, afterMessageID: Int64, limit: Int, holder: String, ttl: Duration
     ) async throws -> [(postID: Int64, messageID: Int64, content: FormattedText)] {
         let rows = try await database.transaction { conn in
             try conn.query("""
@@ -206,19 +206,19 @@ public struct MirrorStore: Sendable {
                     SELECT p.id FROM mirror.posts p
                     WHERE \(Self.untranslatedCondition)
                       AND NOT EXISTS (SELECT 1 FROM mirror.translation_claims c
-                                      WHERE c.post_id = p.id AND c.target_lang = $2 AND c.expires_at > now() AND c.holder <> $6)
+                                      WHERE c.post_id = p.id AND c.target_lang = $2 AND c.expires_at > now() AND c.holder <> $5)
                     ORDER BY p.message_id
-                    LIMIT $5
+                    LIMIT $4
                     FOR UPDATE OF p SKIP LOCKED
                 ), claimed AS (
                     INSERT INTO mirror.translation_claims (post_id, target_lang, holder, expires_at)
-                    SELECT id, $2, $6, now() + make_interval(secs => $7) FROM picked
+                    SELECT id, $2, $5, now() + make_interval(secs => $6) FROM picked
                     ON CONFLICT (post_id, target_lang) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
                     WHERE mirror.translation_claims.expires_at <= now() OR mirror.translation_claims.holder = EXCLUDED.holder
                     RETURNING post_id
                 )
                 SELECT p.id, p.message_id, p.text, p.entities FROM mirror.posts p JOIN claimed c ON c.post_id = p.id ORDER BY p.message_id
-                """, [chatID, language.description, afterMessageID, maxAttempts, limit, holder, Double(ttl.components.seconds)])
+                """, [chatID, language.description, afterMessageID, limit, holder, Double(ttl.components.seconds)])
         }
         return try rows.map { row in
             (try row.decode("id"), try row.decode("message_id"), FormattedText(text: try row.decode("text"), entities: try row.decodeJSON("entities")))
@@ -240,22 +240,24 @@ public struct MirrorStore: Sendable {
         }
     }
 
-    /// How many posts ``untranslatedPosts(chatID:language:afterMessageID:maxAttempts:limit:)`` would return in all.
-    public func countUntranslated(chatID: Int64, language: LanguageCode, maxAttempts: Int) async throws -> Int {
+    /// How many posts ``untranslatedPosts(chatID:language:afterMessageID:limit:)`` would return in all.
+    public func countUntranslated(chatID: Int64, language: LanguageCode) async throws -> Int {
         try await database.withConnection { conn in
             try conn.query("""
                 SELECT count(*)::int AS n FROM mirror.posts p WHERE \(Self.untranslatedCondition)
-                """, [chatID, language.description, Int64.min, maxAttempts]).first!.decode("n")
+                """, [chatID, language.description, Int64.min]).first!.decode("n")
         }
     }
 
     /// Posts of chat `$1` after message `$3` needing a translation into `$2` that have none, leaving out posts
-    /// parked after `$4` failures and posts an operator skipped on every route of that language.
+    /// parked, posts waiting in a Message Batch, and posts an operator skipped on every route of that language.
     private static let untranslatedCondition = """
         p.chat_id = $1 AND p.message_id > $3 AND p.needs_translation
         AND NOT EXISTS (SELECT 1 FROM mirror.translations t WHERE t.post_id = p.id AND t.target_lang = $2)
         AND NOT EXISTS (SELECT 1 FROM mirror.translation_failures f
-                        WHERE f.post_id = p.id AND f.target_lang = $2 AND f.attempts >= $4)
+                        WHERE f.post_id = p.id AND f.target_lang = $2 AND f.parked)
+        AND NOT EXISTS (SELECT 1 FROM mirror.translation_batch_items bi JOIN mirror.translation_batches b ON b.id = bi.batch_id
+                        WHERE bi.post_id = p.id AND bi.target_lang = $2 AND b.collected_at IS NULL)
         AND EXISTS (SELECT 1 FROM mirror.routes r WHERE r.enabled AND r.source_chat_id = p.chat_id AND r.target_lang = $2
                     AND NOT EXISTS (SELECT 1 FROM mirror.publications s
                                     WHERE s.route_id = r.id AND s.post_id = p.id AND s.state = 'skipped'))
@@ -286,35 +288,38 @@ public struct MirrorStore: Sendable {
         }
     }
 
-    /// Records a failed attempt with its reason.
+    /// Records a failed attempt with its reason, parking the post after `parkAfter` attempts or at once.
     ///
-    /// - Parameter countsTowardParking: `false` for transient failures (an outage is not the post's fault),
-    ///   which update the reason but not the attempt count that parks a post.
-    /// - Parameter parkAfter: the attempt count at which the post is parked; reaching it writes a `parked` event.
+    /// - Parameter parkNow: the failure is the post's own and retrying cannot help (an answer still broken
+    ///   after a corrected retry, a request the API refuses).
     /// - Returns: `true` when this failure parked the post.
     @discardableResult
     public func recordTranslationFailure(
         postID: Int64, language: LanguageCode, reason: String, usage: TokenUsage = TokenUsage(),
-        countsTowardParking: Bool = true, parkAfter: Int = .max
+        parkNow: Bool = false, parkAfter: Int = .max
     ) async throws -> Bool {
         // An API error may quote the request; nothing stored may carry a secret.
         let reason = SecretRedactor.shared.redact(reason)
-        let increment = countsTowardParking ? 1 : 0
         return try await database.transaction { conn in
-            let attempts: Int = try conn.query("""
-                INSERT INTO mirror.translation_failures (post_id, target_lang, attempts, last_error) VALUES ($1, $2, $4, $3)
-                ON CONFLICT (post_id, target_lang) DO UPDATE SET attempts = mirror.translation_failures.attempts + $4,
-                    last_error = EXCLUDED.last_error, updated_at = now()
-                RETURNING attempts
-                """, [postID, language.description, reason, increment]).first!.decode("attempts")
+            let wasParked = try conn.query("""
+                SELECT parked FROM mirror.translation_failures WHERE post_id = $1 AND target_lang = $2 FOR UPDATE
+                """, [postID, language.description]).first?.decode("parked", as: Bool.self) ?? false
+            let row = try conn.query("""
+                INSERT INTO mirror.translation_failures (post_id, target_lang, attempts, last_error, parked) VALUES ($1, $2, 1, $3, $4 OR 1 >= $5)
+                ON CONFLICT (post_id, target_lang) DO UPDATE SET attempts = mirror.translation_failures.attempts + 1,
+                    last_error = EXCLUDED.last_error, updated_at = now(),
+                    parked = mirror.translation_failures.parked OR $4 OR mirror.translation_failures.attempts + 1 >= $5
+                RETURNING attempts, parked
+                """, [postID, language.description, reason, parkNow, parkAfter == .max ? Int(Int32.max) : parkAfter]).first!
+            let parked: Bool = try row.decode("parked")
+            let attempts: Int = try row.decode("attempts")
             try Self.recordEvent(conn, kind: "translation_failed", postID: postID, detail: usage.eventDetail.merging([
-                "target_lang": language.description, "error": reason, "transient": countsTowardParking ? "false" : "true",
+                "target_lang": language.description, "error": reason, "attempts": String(attempts),
             ]) { $1 })
-            let parked = countsTowardParking && attempts == parkAfter
-            if parked {
+            if parked && !wasParked {
                 try Self.recordEvent(conn, kind: "parked", postID: postID, detail: ["target_lang": language.description, "error": reason])
             }
-            return parked
+            return parked && !wasParked
         }
     }
 
@@ -333,21 +338,21 @@ public struct MirrorStore: Sendable {
     }
 
     /// Unpublished posts of a route in source order, after `afterMessageID`, up to `limit` posts.
-    public func unpublishedPosts(route: Route, chatID: Int64, afterMessageID: Int64, maxAttempts: Int, limit: Int) async throws -> [PendingPublication] {
+    public func unpublishedPosts(route: Route, chatID: Int64, afterMessageID: Int64, limit: Int) async throws -> [PendingPublication] {
         let rows = try await database.withConnection { conn in
             try conn.query("""
                 SELECT p.id, p.chat_id, p.message_id, extract(epoch FROM p.posted_at)::float8 AS posted_at,
                        extract(epoch FROM p.edited_at)::float8 AS edited_at, p.text, p.entities, p.media, p.album_id,
                        p.link_preview, p.needs_translation, t.text AS t_text, t.entities AS t_entities,
-                       COALESCE(f.attempts, 0) >= $5 AS parked, x.state IS NOT NULL AS in_flight
+                       COALESCE(f.parked, false) AS parked, x.state IS NOT NULL AS in_flight
                 FROM mirror.posts p
                 LEFT JOIN mirror.translations t ON t.post_id = p.id AND t.target_lang = $3
                 LEFT JOIN mirror.translation_failures f ON f.post_id = p.id AND f.target_lang = $3
                 LEFT JOIN mirror.publications x ON x.route_id = $1 AND x.post_id = p.id
-                WHERE p.chat_id = $2 AND p.message_id > $6 AND (x.state IS NULL OR x.state = 'publishing')
+                WHERE p.chat_id = $2 AND p.message_id > $5 AND (x.state IS NULL OR x.state = 'publishing')
                 ORDER BY p.message_id
                 LIMIT $4
-                """, [route.id, chatID, route.spec.targetLanguage.description, limit, maxAttempts, afterMessageID])
+                """, [route.id, chatID, route.spec.targetLanguage.description, limit, afterMessageID])
         }
         return try rows.map { row in
             let post = SourcePost(
@@ -503,18 +508,18 @@ public struct MirrorStore: Sendable {
 
     /// For a route in strict order: the first message id it must not publish past (a parked post, or one set
     /// aside), or `nil` when nothing holds it.
-    public func strictOrderBarrier(routeID: Int64, chatID: Int64, language: LanguageCode, maxAttempts: Int) async throws -> Int64? {
+    public func strictOrderBarrier(routeID: Int64, chatID: Int64, language: LanguageCode) async throws -> Int64? {
         try await database.withConnection { conn in
             try conn.query("""
                 SELECT least(
                     (SELECT min(p.message_id) FROM mirror.publications x JOIN mirror.posts p ON p.id = x.post_id
                      WHERE x.route_id = $1 AND x.state IN ('uncertain', 'failed')),
                     (SELECT min(p.message_id) FROM mirror.translation_failures f JOIN mirror.posts p ON p.id = f.post_id
-                     WHERE p.chat_id = $2 AND f.target_lang = $3 AND f.attempts >= $4
+                     WHERE p.chat_id = $2 AND f.target_lang = $3 AND f.parked
                        AND NOT EXISTS (SELECT 1 FROM mirror.publications x WHERE x.route_id = $1 AND x.post_id = p.id))
                 ) AS barrier
                 FROM mirror.routes r WHERE r.id = $1 AND r.strict_order
-                """, [routeID, chatID, language.description, maxAttempts]).first?.decodeIfPresent("barrier")
+                """, [routeID, chatID, language.description]).first?.decodeIfPresent("barrier")
         }
     }
 

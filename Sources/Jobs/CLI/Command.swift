@@ -15,6 +15,7 @@ struct Invocation: Equatable {
         case skip
         case migrate
         case doctor
+        case glossary
 
         /// Pipeline stages: they may loop with `--every` and need the full configuration.
         var isJob: Bool { [.fetch, .translatePending, .publish, .aggregateAnalytics, .all].contains(self) }
@@ -37,11 +38,21 @@ struct Invocation: Equatable {
     var postID: Int64?
     /// `migrate --emit-supabase DIR`: write the Supabase CLI migration files instead of migrating.
     var emitSupabase: String?
+    /// `glossary import FILE` or `glossary export [FILE]`.
+    var glossaryAction: GlossaryAction?
+    var file: String?
+    /// `glossary import --replace`: the file becomes the whole glossary of the pair.
+    var replace = false
+    /// `glossary --from/--to`: the language pair (default SOURCE_LANG and TARGET_LANG).
+    var from: LanguageCode?
+    var to: LanguageCode?
+
+    enum GlossaryAction: String, CaseIterable { case `import`, export }
 
     static func parse(_ arguments: [String]) throws(UsageError) -> Invocation {
         var invocation = Invocation()
         var index = 0
-        let examples = ["--every": "30s", "--max-runtime": "9m", "--since": "7d", "--format": "html", "--route": "1", "--emit-supabase": "supabase/migrations"]
+        let examples = ["--every": "30s", "--max-runtime": "9m", "--since": "7d", "--format": "html", "--route": "1", "--emit-supabase": "supabase/migrations", "--from": "uk", "--to": "en"]
         /// The value of `--name VALUE` or `--name=VALUE`.
         func value(_ name: String, _ argument: String) throws(UsageError) -> String {
             if argument.hasPrefix(name + "=") { return String(argument.dropFirst(name.count + 1)) }
@@ -80,6 +91,13 @@ struct Invocation: Equatable {
                 invocation.format = format
             case _ where isOption(argument, "--emit-supabase"):
                 invocation.emitSupabase = try value("--emit-supabase", argument)
+            case "--replace":
+                invocation.replace = true
+            case _ where isOption(argument, "--from") || isOption(argument, "--to"):
+                let option = isOption(argument, "--from") ? "--from" : "--to"
+                let text = try value(option, argument)
+                guard let language = LanguageCode(text) else { throw UsageError(description: "\(option) \(text) is not a language code; use e.g. \(option) \(examples[option]!)") }
+                if option == "--from" { invocation.from = language } else { invocation.to = language }
             case _ where isOption(argument, "--route"):
                 let text = try value("--route", argument)
                 guard let route = Int64(text), route > 0 else { throw UsageError(description: "--route needs a route id, e.g. --route 1") }
@@ -87,7 +105,14 @@ struct Invocation: Equatable {
             case _ where argument.hasPrefix("-"):
                 throw UsageError(description: "unknown option \(argument)")
             default:
-                if invocation.command == .retry || invocation.command == .skip, invocation.postID == nil {
+                if invocation.command == .glossary, invocation.glossaryAction == nil {
+                    guard let action = GlossaryAction(rawValue: argument) else {
+                        throw UsageError(description: "unknown glossary action \(argument); use `glossary import FILE` or `glossary export [FILE]`")
+                    }
+                    invocation.glossaryAction = action
+                } else if invocation.command == .glossary, invocation.file == nil {
+                    invocation.file = argument
+                } else if invocation.command == .retry || invocation.command == .skip, invocation.postID == nil {
                     guard let id = Int64(argument), id > 0 else {
                         throw UsageError(description: "\(argument) is not a post id; use the id `JobRunner status` shows, e.g. `JobRunner \(invocation.command!.rawValue) 42`")
                     }
@@ -110,9 +135,18 @@ struct Invocation: Equatable {
         case .retry, .skip: ["--route"]
         case .migrate: ["--emit-supabase"]
         case .doctor: []
+        case .glossary: invocation.glossaryAction == .import ? ["--from", "--to", "--replace"] : ["--from", "--to"]
         }
         if let misplaced = seen.subtracting(allowed).subtracting(["--help"]).sorted().first {
             throw UsageError(description: "\(misplaced) cannot be used with \(command.rawValue)")
+        }
+        if command == .glossary {
+            guard let action = invocation.glossaryAction else {
+                throw UsageError(description: "glossary needs an action: `glossary import FILE` or `glossary export [FILE]`")
+            }
+            if action == .import, invocation.file == nil {
+                throw UsageError(description: "glossary import needs a CSV file, e.g. `JobRunner glossary import terms.csv` (rows: source,target[,note])")
+            }
         }
         if command == .retry || command == .skip, invocation.postID == nil {
             throw UsageError(description: "\(command.rawValue) needs a post id, e.g. `JobRunner \(command.rawValue) 42` (`JobRunner status` lists parked posts)")
@@ -183,6 +217,7 @@ enum HelpText {
         (.skip, "never publish a post (its whole album): skip POST_ID [--route ID]"),
         (.migrate, "create or update the database schema"),
         (.doctor, "check the deployment: configuration, database, Telegram token and rights (changes nothing)"),
+        (.glossary, "import or export the term pairs translations must use: glossary import FILE | export [FILE]"),
     ]
 
     static var general: String {
@@ -260,6 +295,24 @@ enum HelpText {
                 OPTIONS:
                   --since WINDOW     how far back, e.g. 24h, 7d, 30d (default 7d)
                   --format FORMAT    table (default), json, csv or html
+                  -h, --help         show this help
+
+                """
+        case .glossary:
+            return """
+                USAGE: JobRunner glossary import FILE [--replace] [--from LANG] [--to LANG]
+                       JobRunner glossary export [FILE] [--from LANG] [--to LANG]
+
+                The glossary of one language pair (default SOURCE_LANG → TARGET_LANG): term pairs the translator is
+                told to use and its answers are checked for. CSV rows source,target[,note] with an optional header
+                row; quoting as in RFC 4180. import adds or updates terms (a source term matches in any letter
+                case; --replace makes the file the whole glossary); export writes the pair's terms to FILE or
+                stdout. Recorded as an event. Needs only DATABASE_URL.
+
+                OPTIONS:
+                  --from LANG        source language (default SOURCE_LANG)
+                  --to LANG          target language (default TARGET_LANG)
+                  --replace          import: remove the pair's terms that are not in FILE
                   -h, --help         show this help
 
                 """

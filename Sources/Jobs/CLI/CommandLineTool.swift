@@ -90,7 +90,7 @@ public enum CommandLineTool {
         case .translatePending: TranslatePendingJob()
         case .publish: PublishJob()
         case .aggregateAnalytics: AggregateAnalyticsJob()
-        case .all, .migrate, .status, .report, .retry, .skip, .doctor: Pipeline()
+        case .all, .migrate, .status, .report, .retry, .skip, .doctor, .glossary: Pipeline()
         }
     }
 

@@ -13,7 +13,7 @@ enum OperatorCommand {
         try await SchemaCheck.ensureCurrent(database)
         switch invocation.command! {
         case .status:
-            let snapshot = try await MirrorStore(database: database).status(maxAttempts: TranslatePendingJob.maxAttempts)
+            let snapshot = try await MirrorStore(database: database).status()
             write(invocation.json ? try snapshot.json() : snapshot.text())
         case .report:
             let report = try await AnalyticsReport.build(database: database, window: invocation.since ?? .seconds(7 * 86400))
@@ -34,8 +34,51 @@ enum OperatorCommand {
                 CommandLineTool.printError(refusal.description)
                 return .failure
             }
+        case .glossary:
+            return try await glossary(invocation, store: MirrorStore(database: database))
         default:
             preconditionFailure("\(invocation.command!.rawValue) is a pipeline job")
+        }
+        return .success
+    }
+
+    /// `glossary import FILE` / `glossary export [FILE]` for the pair `--from`/`--to` (SOURCE_LANG/TARGET_LANG).
+    static func glossary(_ invocation: Invocation, store: MirrorStore) async throws -> ExitCode {
+        let values = Config.values(["SOURCE_LANG", "TARGET_LANG"])
+        guard let from = invocation.from ?? values["SOURCE_LANG"].flatMap(LanguageCode.init) else {
+            CommandLineTool.printError("glossary needs the source language: pass --from uk or set SOURCE_LANG")
+            return .usage
+        }
+        guard let to = invocation.to ?? values["TARGET_LANG"].flatMap(LanguageCode.init) else {
+            CommandLineTool.printError("glossary needs the target language: pass --to en or set TARGET_LANG")
+            return .usage
+        }
+        switch invocation.glossaryAction! {
+        case .import:
+            let path = invocation.file!
+            guard let data = FileManager.default.contents(atPath: path) else {
+                CommandLineTool.printError("cannot read \(path); give the path of a CSV file with rows source,target[,note]")
+                return .failure
+            }
+            let parsed: Glossary
+            do {
+                parsed = try Glossary.parseCSV(String(decoding: data, as: UTF8.self))
+            } catch {
+                CommandLineTool.printError("\(path): \(error.description); nothing was imported")
+                return .failure
+            }
+            let total = try await store.importGlossary(parsed, from: from, to: to, replace: invocation.replace)
+            write("imported \(parsed.terms.count) term(s) for \(from)→\(to); the glossary now holds \(total)\n")
+        case .export:
+            let csv = try await store.glossary(from: from, to: to).csv()
+            if let path = invocation.file {
+                guard FileManager.default.createFile(atPath: path, contents: Data(csv.utf8)) else {
+                    CommandLineTool.printError("cannot write \(path); choose a writable path")
+                    return .failure
+                }
+            } else {
+                write(csv)
+            }
         }
         return .success
     }

@@ -5,13 +5,35 @@
 /// each other are cut into properly nested pieces that share an index and are merged again on parsing.
 /// Parsing is strict: an unknown or unbalanced tag, a missing entity, or one that comes back as two separate
 /// spans is an error, never guessed.
+///
+/// Protected entities (links, mentions, code…) travel as placeholders `<ei/>`: the model never sees their
+/// text, so it cannot change a letter of it, and decoding puts the original back byte for byte.
 public enum EntityMarkup {
     public struct ParseError: Error, CustomStringConvertible, Sendable, Equatable {
         public let description: String
     }
 
-    /// Serialises `content` into markup.
-    public static func encode(_ content: FormattedText) -> String {
+    /// The entities of `content` with a kind in `kinds` that can travel as placeholders: those with no other
+    /// entity starting or ending inside them (a bold word inside a URL keeps the URL a tag pair, and the
+    /// URL's text is then checked instead).
+    public static func placeholderCandidates(_ content: FormattedText, kinds: Set<String>) -> Set<Int> {
+        var chosen = Set<Int>()
+        var ranges = Set<Range<Int>>()
+        for (index, entity) in content.entities.enumerated() where kinds.contains(entity.type) && entity.length > 0 {
+            let inner = content.entities.indices.contains { other in
+                guard other != index else { return false }
+                let e = content.entities[other]
+                return (entity.offset + 1..<entity.offset + entity.length).contains(e.offset)
+                    || (entity.offset + 1..<entity.offset + entity.length).contains(e.offset + e.length)
+            }
+            if !inner, ranges.insert(entity.range).inserted { chosen.insert(index) }
+        }
+        return chosen
+    }
+
+    /// Serialises `content` into markup; the entities in `placeholders` (see ``placeholderCandidates(_:kinds:)``)
+    /// become `<ei/>` in place of their text.
+    public static func encode(_ content: FormattedText, placeholders: Set<Int> = []) -> String {
         let units = Array(content.text.utf16)
         // Cut points: every entity boundary.
         var cuts = Set<Int>([0, units.count])
@@ -20,7 +42,9 @@ public enum EntityMarkup {
         var out = ""
         var open: [Int] = []  // stack of entity indices currently open
         for (start, end) in zip(points, points.dropFirst()) {
-            let active = content.entities.indices.filter { content.entities[$0].offset <= start && content.entities[$0].offset + content.entities[$0].length >= end }
+            var active = content.entities.indices.filter { content.entities[$0].offset <= start && content.entities[$0].offset + content.entities[$0].length >= end }
+            let placeholder = active.first { placeholders.contains($0) }
+            active.removeAll { $0 == placeholder }
             // Close what is not active any more, or what must close to reopen in nesting order.
             let desired = active.sorted { lhs, rhs in
                 let a = content.entities[lhs], b = content.entities[rhs]
@@ -33,16 +57,28 @@ public enum EntityMarkup {
                 out += "<e\(index)>"
                 open.append(index)
             }
-            out += escape(String(decoding: units[start..<end], as: UTF16.self))
+            if let placeholder {
+                out += "<e\(placeholder)/>"
+            } else {
+                out += escape(String(decoding: units[start..<end], as: UTF16.self))
+            }
         }
         while let index = open.popLast() { out += "</e\(index)>" }
         return out
     }
 
-    /// Parses markup back into text plus entities, taking each entity's attributes from `template`.
+    /// Parses markup back into text plus entities, taking each entity's attributes from `template` and the text
+    /// of each placeholder from `placeholders` (entity index → original text).
     ///
-    /// - Throws: ``ParseError`` when a tag is unknown or unbalanced, or when an entity of `template` is missing.
-    public static func decode(_ markup: String, template: [MessageEntity]) throws(ParseError) -> FormattedText {
+    /// - Throws: ``ParseError`` when a tag is unknown or unbalanced, when an entity of `template` is missing,
+    ///   or when a placeholder is missing, repeated or written as a tag pair.
+    public static func decode(_ markup: String, template: [MessageEntity], placeholders: [Int: String] = [:]) throws(ParseError) -> FormattedText {
+        try decodeIndexed(markup, template: template, placeholders: placeholders).content
+    }
+
+    /// ``decode(_:template:placeholders:)``, also giving where each template entity landed (by template index).
+    public static func decodeIndexed(_ markup: String, template: [MessageEntity], placeholders: [Int: String] = [:]) throws(ParseError) -> (content: FormattedText, ranges: [Range<Int>]) {
+        var placeholderUses: [Int: Int] = [:]
         var text = ""
         var utf16Length = 0
         var stack: [(index: Int, start: Int)] = []
@@ -54,11 +90,22 @@ public enum EntityMarkup {
                 let tag = String(String.UnicodeScalarView(scalars[scalars.index(after: scalars.startIndex)..<close]))
                 scalars = scalars[scalars.index(after: close)...]
                 let closing = tag.hasPrefix("/")
-                let name = closing ? tag.dropFirst() : Substring(tag)
-                guard name.hasPrefix("e"), let index = Int(name.dropFirst()), template.indices.contains(index) else {
+                let selfClosing = !closing && tag.hasSuffix("/")
+                let name = closing ? tag.dropFirst() : (selfClosing ? tag.dropLast() : Substring(tag))
+                guard name.hasPrefix("e"), name.dropFirst().allSatisfy(\.isASCII), let index = Int(name.dropFirst()), template.indices.contains(index) else {
                     throw ParseError(description: "unknown tag <\(tag)>")
                 }
-                if closing {
+                if selfClosing {
+                    guard let original = placeholders[index] else {
+                        throw ParseError(description: "<e\(index)/> stands for nothing; formatting \(template[index].type) must wrap words")
+                    }
+                    placeholderUses[index, default: 0] += 1
+                    text += original
+                    pieces[index, default: []].append(utf16Length..<utf16Length + original.utf16.count)
+                    utf16Length += original.utf16.count
+                } else if placeholders[index] != nil {
+                    throw ParseError(description: "protected \(template[index].type) <e\(index)/> was rewritten as text; it must stay <e\(index)/>")
+                } else if closing {
                     guard let top = stack.popLast(), top.index == index else { throw ParseError(description: "tag </e\(index)> closes nothing open") }
                     if utf16Length > top.start { pieces[index, default: []].append(top.start..<utf16Length) }
                 } else {
@@ -86,6 +133,10 @@ public enum EntityMarkup {
             }
         }
         guard stack.isEmpty else { throw ParseError(description: "tag <e\(stack.last!.index)> is never closed") }
+        for index in placeholders.keys.sorted() where placeholderUses[index] != 1 {
+            let uses = placeholderUses[index] ?? 0
+            throw ParseError(description: "protected \(template[index].type) <e\(index)/> appears \(uses) times in the translation; it must appear once")
+        }
         var entities: [MessageEntity] = []
         for (index, entity) in template.enumerated() {
             guard let ranges = pieces[index]?.sorted(by: { $0.lowerBound < $1.lowerBound }), !ranges.isEmpty else {
@@ -110,8 +161,9 @@ public enum EntityMarkup {
             copy.length = range.count
             entities.append(copy)
         }
+        let ranges = entities.map(\.range)
         entities.sort { $0.offset != $1.offset ? $0.offset < $1.offset : $0.length > $1.length }
-        return FormattedText(text: text, entities: entities)
+        return (FormattedText(text: text, entities: entities), ranges)
     }
 
     static func escape(_ text: String) -> String { text.escapingMarkup(quotes: false) }
