@@ -207,11 +207,13 @@ public struct TranslatePendingJob: Job {
     private func collectBatches(_ translator: any MessageBatchTranslator, context: JobContext, into summary: inout JobSummary) async throws {
         for batch in try await context.store.openBatches() {
             let items = try await context.store.batchItems(batch.id)
+            // Every request is rebuilt as submitted (local ids are positions); results of edited posts are dropped.
+            let submitted = items.mapValues { $0.map { TranslationItem(postID: $0.postID, content: $0.content) } }
             let current = items.mapValues { $0.filter { !$0.stale }.map { TranslationItem(postID: $0.postID, content: $0.content) } }
             let glossary = try await glossary(for: batch.language, context: context)
             let collection: BatchCollection?
             do {
-                collection = try await translator.collectBatch(batch.id, requests: current.filter { !$0.value.isEmpty }, to: batch.language, glossary: glossary)
+                collection = try await translator.collectBatch(batch.id, requests: submitted, to: batch.language, glossary: glossary)
             } catch let error as TranslationError where error.kind != .fatal {
                 context.logger.warning("message batch not collected; will try again next run", ["batch_id": batch.id, "error": error.description])
                 continue

@@ -110,7 +110,7 @@ import Core
                 #expect(try run(["fetch"], env: env).status == 0)
                 let out = try run(["translate-pending"], env: env)
                 #expect(out.status == 1)
-                #expect(out.stdout.contains("summary=\"outcome=failed failed=6 translated=0\""))
+                #expect(out.stdout.contains("summary=\"outcome=failed batched=0 failed=6 translated=0\""))
             }
         }
     }
@@ -138,7 +138,7 @@ import Core
                 #expect(first.stderr.isEmpty)
                 let summary = first.stdout.split(separator: "\n").filter { $0.contains("msg=\"run finished\"") }
                 #expect(summary.count == 1)
-                #expect(summary.first?.contains("summary=\"outcome=ok edited=0 edits_published=0 failed=0 fetch_held=0 fetched=10 in_flight=0 parked=0 publish_held=0 published=10 resting=0 rollup_days=") == true)
+                #expect(summary.first?.contains("summary=\"outcome=ok batched=0 edited=0 edits_published=0 failed=0 fetch_held=0 fetched=10 in_flight=0 parked=0 publish_held=0 published=10 resting=0 rollup_days=") == true)
                 #expect(summary.first?.contains(" translated=6 waiting=0\"") == true)
                 #expect(summary.first?.contains("duration_s=") == true)
                 #expect(first.stdout.split(separator: "\n").allSatisfy { $0.hasPrefix("ts=") })
@@ -146,7 +146,7 @@ import Core
                 #expect(journal.split(separator: "\n").count == 8)
                 #expect(journal.contains("[→de] Добро пожаловать"))
                 let second = try run(["all"], env: env)
-                #expect(second.stdout.contains("summary=\"outcome=ok edited=0 edits_published=0 failed=0 fetch_held=0 fetched=0 in_flight=0 parked=0 publish_held=0 published=0 resting=0 rollup_days=0 rollup_hours=0 set_aside=0 translated=0 waiting=0\""))
+                #expect(second.stdout.contains("summary=\"outcome=ok batched=0 edited=0 edits_published=0 failed=0 fetch_held=0 fetched=0 in_flight=0 parked=0 publish_held=0 published=0 resting=0 rollup_days=0 rollup_hours=0 set_aside=0 translated=0 waiting=0\""))
             }
         }
     }

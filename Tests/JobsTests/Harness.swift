@@ -29,10 +29,13 @@ struct Harness {
         translator: any Translator = PseudoTranslator(),
         stop: StopSignal = StopSignal(),
         destination: (@Sendable (RouteSpec) throws -> any Destination)? = nil,
-        database: Database? = nil
+        database: Database? = nil,
+        configure: (inout Config) -> Void = { _ in }
     ) throws -> JobContext {
-        JobContext(
-            config: try config(export: export),
+        var config = try config(export: export)
+        configure(&config)
+        return JobContext(
+            config: config,
             logger: logs.logger(level: .info),
             store: MirrorStore(database: database ?? self.database),
             translator: translator,

@@ -26,7 +26,7 @@ extension StatusSnapshot {
                 out += "  oldest waiting post: \(post), fetched \(Format.duration(seconds)) ago\n"
             }
             for post in route.parked {
-                out += "  parked post \(post.postID) (message \(post.messageID)) after \(post.attempts ?? 0) attempts, \(age(post.since)): \(post.reason ?? "")\n"
+                out += "  parked post \(post.postID) (message \(post.messageID)) after \(post.attempts ?? 0) attempt\((post.attempts ?? 0) == 1 ? "" : "s"), \(age(post.since)): \(post.reason ?? "")\n"
             }
             if !route.parked.isEmpty {
                 out += "    `JobRunner retry POST_ID` tries a parked post again; `JobRunner skip POST_ID` gives it up\n"
