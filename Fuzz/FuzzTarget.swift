@@ -25,6 +25,14 @@ public func fuzzOne(_ bytes: UnsafePointer<UInt8>, _ count: Int) -> CInt {
     let template = [MessageEntity(type: "bold", offset: 0, length: 1), MessageEntity(type: "text_link", offset: 1, length: 1, url: "https://x.y"),
                     MessageEntity(type: "code", offset: 2, length: 1)]
     if let decoded = try? EntityMarkup.decode(String(decoding: data, as: UTF8.self), template: template) { check(decoded) }
+    // The whole answer path: blocks, placeholders (the code entity), every check.
+    let source = FormattedText(text: "abc", entities: template)
+    let prompt = TranslationPrompt(items: [TranslationItem(postID: 1, content: source)], language: LanguageCode("en")!,
+                                   rules: TranslationRules(), glossary: Glossary([Glossary.Term(source: "a", target: "b")]))
+    if let blocks = try? TranslationAnswer.blocks(String(decoding: data, as: UTF8.self), expecting: [1]), let markup = blocks[1],
+        let (decoded, _) = try? TranslationAnswer.validate(markup, post: prompt.posts[0], rules: TranslationRules()) {
+        check(decoded)
+    }
     #endif
     return 0
 }

@@ -9,6 +9,38 @@ import Core
         try ProcessRunner.run(Paths.jobRunner, arguments, environment: env, directory: directory ?? FileManager.default.temporaryDirectory)
     }
 
+    @Test func glossaryImportsAndExportsCSVPerLanguagePair() async throws {
+        try await TestDatabase.withFresh { url in
+            try await Paths.withTemporaryDirectory { dir in
+                let env = ["DATABASE_URL": url, "SOURCE_LANG": "uk", "TARGET_LANG": "en"]
+                #expect(try run(["migrate"], env: env).status == 0)
+                let csv = dir.appendingPathComponent("terms.csv")
+                // Excel's byte-order mark, a header, quoting with a comma and doubled quotes, a blank line.
+                try Data("\u{FEFF}source,target,note\nТривога,Alert,\"air-raid alert, not \"\"anxiety\"\"\"\n\nКиїв,Kyiv\n".utf8).write(to: csv)
+                let imported = try run(["glossary", "import", csv.path], env: env)
+                #expect(imported.status == 0)
+                #expect(imported.stdout == "imported 2 term(s) for uk→en; the glossary now holds 2\n")
+                let exported = try run(["glossary", "export"], env: env)
+                #expect(exported.stdout == "source,target,note\r\nКиїв,Kyiv,\r\nТривога,Alert,\"air-raid alert, not \"\"anxiety\"\"\"\r\n")
+                // Another pair is another glossary.
+                #expect(try run(["glossary", "export", "--from", "ru"], env: env).stdout == "source,target,note\r\n")
+                // The same term in other letter case updates it; --replace drops what the file lacks.
+                try Data("тривога,Air alert\n".utf8).write(to: csv)
+                #expect(try run(["glossary", "import", csv.path, "--replace"], env: env).stdout == "imported 1 term(s) for uk→en; the glossary now holds 1\n")
+                #expect(try run(["glossary", "export"], env: env).stdout == "source,target,note\r\nтривога,Air alert,\r\n")
+                // A broken file is refused whole, with the row and the fix.
+                try Data("a,b\nc\n".utf8).write(to: csv)
+                let broken = try run(["glossary", "import", csv.path], env: env)
+                #expect(broken.status == 1)
+                #expect(broken.stderr.contains("row 2 has 1 fields; each row is source,target or source,target,note; nothing was imported"))
+                #expect(try run(["glossary", "export"], env: env).stdout == "source,target,note\r\nтривога,Air alert,\r\n")
+                let unpaired = try run(["glossary", "export"], env: ["DATABASE_URL": url, "TARGET_LANG": "en"])
+                #expect(unpaired.status == 64)
+                #expect(unpaired.stderr.contains("glossary needs the source language: pass --from uk or set SOURCE_LANG"))
+            }
+        }
+    }
+
     @Test func helpListsEveryCommandAndVariable() throws {
         let out = try run(["--help"])
         #expect(out.status == 0)
@@ -17,7 +49,7 @@ import Core
         }
     }
 
-    @Test(arguments: ["fetch", "translate-pending", "publish", "aggregate-analytics", "all", "status", "report", "retry", "skip", "migrate", "doctor"])
+    @Test(arguments: ["fetch", "translate-pending", "publish", "aggregate-analytics", "all", "status", "report", "retry", "skip", "migrate", "doctor", "glossary"])
     func everyCommandHasHelp(command: String) throws {
         let out = try run([command, "--help"])
         #expect(out.status == 0)
@@ -37,6 +69,11 @@ import Core
         (["status", "--since", "7d"], "--since cannot be used with status"),
         (["publish", "--json"], "--json cannot be used with publish"),
         (["retry"], "retry needs a post id"),
+        (["glossary"], "glossary needs an action: `glossary import FILE` or `glossary export [FILE]`"),
+        (["glossary", "merge"], "unknown glossary action merge"),
+        (["glossary", "import"], "glossary import needs a CSV file"),
+        (["glossary", "export", "--replace"], "--replace cannot be used with glossary"),
+        (["glossary", "export", "--from", "xx_1"], "--from xx_1 is not a language code; use e.g. --from uk"),
         (["skip", "abc"], "abc is not a post id"),
         (["skip", "4", "--route", "x"], "--route needs a route id"),
         (["all", "--max-runtime", "5s"], "--max-runtime must be at least 10s"),
