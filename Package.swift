@@ -26,6 +26,8 @@ let package = Package(
         .target(name: "Jobs", dependencies: ["Core"]),
         .executableTarget(name: "JobRunner", dependencies: ["Jobs", "Core"]),
         .target(name: "TestSupport", dependencies: ["Core"], path: "Tests/TestSupport"),
+        // The token-counting fake Claude that scripts/bench-translation.sh measures against.
+        .executableTarget(name: "BenchFakeClaude", dependencies: ["TestSupport"], path: "Benchmarks/BenchFakeClaude"),
         .testTarget(name: "CoreTests", dependencies: ["Core", "TestSupport"]),
         .testTarget(name: "JobsTests", dependencies: ["Jobs", "Core", "TestSupport"]),
         .testTarget(name: "JobRunnerTests", dependencies: ["Core", "TestSupport"]),

@@ -34,6 +34,9 @@ import Core
                 #expect(broken.status == 1)
                 #expect(broken.stderr.contains("row 2 has 1 fields; each row is source,target or source,target,note; nothing was imported"))
                 #expect(try run(["glossary", "export"], env: env).stdout == "source,target,note\r\nтривога,Air alert,\r\n")
+                // `-` reads stdin (`heroku run --no-tty JobRunner glossary import - < terms.csv`).
+                let piped = try ProcessRunner.run(Paths.jobRunner, ["glossary", "import", "-", "--to", "de"], environment: env, input: Data("Київ,Kyjiw\n".utf8))
+                #expect(piped.stdout == "imported 1 term(s) for uk→de; the glossary now holds 1\n")
                 let unpaired = try run(["glossary", "export"], env: ["DATABASE_URL": url, "TARGET_LANG": "en"])
                 #expect(unpaired.status == 64)
                 #expect(unpaired.stderr.contains("glossary needs the source language: pass --from uk or set SOURCE_LANG"))

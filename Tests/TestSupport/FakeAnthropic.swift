@@ -1,6 +1,6 @@
 import Foundation
 
-@testable import Core
+import Core
 
 /// A fake Anthropic API on loopback: scripted Messages replies in the real wire format (or the recorded
 /// captures in `../shared/fixtures/anthropic_api`), and a Message Batches API whose batches end when told to.

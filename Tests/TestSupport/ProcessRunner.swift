@@ -10,7 +10,8 @@ public struct ProcessOutput: Sendable {
 
 public enum ProcessRunner {
     /// Runs `executable` with `arguments` in `directory`, with exactly `environment` (nothing inherited but PATH).
-    public static func run(_ executable: URL, _ arguments: [String], environment: [String: String] = [:], directory: URL? = nil) throws -> ProcessOutput {
+    /// `input`, when given, is the child's whole stdin.
+    public static func run(_ executable: URL, _ arguments: [String], environment: [String: String] = [:], directory: URL? = nil, input: Data? = nil) throws -> ProcessOutput {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -22,7 +23,15 @@ public enum ProcessRunner {
         let err = Pipe()
         process.standardOutput = out
         process.standardError = err
+        let stdin = input.map { _ in Pipe() }
+        if let stdin { process.standardInput = stdin }
         try process.run()
+        if let stdin, let input {
+            DispatchQueue.global().async {
+                stdin.fileHandleForWriting.write(input)
+                try? stdin.fileHandleForWriting.close()
+            }
+        }
         // Read both pipes concurrently so a chatty child never blocks on a full pipe.
         let group = DispatchGroup()
         nonisolated(unsafe) var outData = Data()

@@ -39,8 +39,8 @@ public struct Config: Sendable {
         public var promptCache = true
         public init() {}
     }
-    public static let defaultBatchPosts = 12
-    public static let defaultBatchCharacters = 8_000
+    public static let defaultBatchPosts = 20
+    public static let defaultBatchCharacters = 12_000
     public static let defaultConcurrency = 2
     public static let defaultMaxAttempts = 5
     public static let defaultBatchAPIThreshold = 200
@@ -66,6 +66,12 @@ public struct Config: Sendable {
         public var model: String
         public var baseURL: String
         public var pricing: ModelPricing
+        public init(apiKey: String, model: String = Config.defaultClaudeModel, baseURL: String = Config.defaultAnthropicBaseURL, pricing: ModelPricing) {
+            self.apiKey = apiKey
+            self.model = model
+            self.baseURL = baseURL
+            self.pricing = pricing
+        }
     }
 
     public static let defaultClaudeModel = "claude-haiku-5-5"

@@ -102,7 +102,7 @@ struct Invocation: Equatable {
                 let text = try value("--route", argument)
                 guard let route = Int64(text), route > 0 else { throw UsageError(description: "--route needs a route id, e.g. --route 1") }
                 invocation.route = route
-            case _ where argument.hasPrefix("-"):
+            case _ where argument.hasPrefix("-") && argument != "-":
                 throw UsageError(description: "unknown option \(argument)")
             default:
                 if invocation.command == .glossary, invocation.glossaryAction == nil {
@@ -305,7 +305,7 @@ enum HelpText {
 
                 The glossary of one language pair (default SOURCE_LANG → TARGET_LANG): term pairs the translator is
                 told to use and its answers are checked for. CSV rows source,target[,note] with an optional header
-                row; quoting as in RFC 4180. import adds or updates terms (a source term matches in any letter
+                row; quoting as in RFC 4180; FILE - is stdin. import adds or updates terms (a source term matches in any letter
                 case; --replace makes the file the whole glossary); export writes the pair's terms to FILE or
                 stdout. Recorded as an event. Needs only DATABASE_URL.
 

@@ -56,7 +56,8 @@ enum OperatorCommand {
         switch invocation.glossaryAction! {
         case .import:
             let path = invocation.file!
-            guard let data = FileManager.default.contents(atPath: path) else {
+            // `-` is stdin, so a file on the operator's machine reaches a one-off dyno: `heroku run --no-tty … - < terms.csv`.
+            guard let data = path == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: path) else {
                 CommandLineTool.printError("cannot read \(path); give the path of a CSV file with rows source,target[,note]")
                 return .failure
             }
