@@ -33,6 +33,9 @@ public struct Doctor: Sendable {
         if let anthropic = context.config.anthropic {
             checks.append(await anthropicKey(anthropic))
         }
+        if context.config.translation.provider == .openai, let openAI = context.config.translation.openAI {
+            checks.append(await chatCompletionsServer(openAI))
+        }
 
         let destinations = Set(routes.compactMap { route -> String? in if case .telegram(let chat) = route.destination { chat } else { nil } })
         let sources = Set(routes.compactMap { route -> String? in if case .botAPI(let chat) = route.source { chat } else { nil } })
@@ -131,6 +134,33 @@ public struct Doctor: Sendable {
             }
         } catch {
             return Check(ok: false, title: title, fix: "\(error); check the network and ANTHROPIC_BASE_URL")
+        }
+    }
+
+    /// The OpenAI-compatible server answers and serves the model (`GET /v1/models`, which OpenAI, Ollama,
+    /// llama.cpp and vLLM all have; nothing is generated).
+    private func chatCompletionsServer(_ settings: OpenAIChatBackend.Settings) async -> Check {
+        struct Models: Decodable {
+            struct Model: Decodable { var id: String }
+            var data: [Model]
+        }
+        let title = "chat-completions server at \(settings.baseURL) serves \(settings.model)"
+        let headers = settings.apiKey.map { [("authorization", "Bearer \($0)")] } ?? []
+        do {
+            let response = try await context.http.send(HTTPRequest(method: .GET, url: settings.baseURL + "/v1/models", headers: headers, timeout: .seconds(20)))
+            switch response.status {
+            case 200:
+                guard let models = try? response.decode(Models.self) else {
+                    return Check(ok: false, title: title, fix: "GET /v1/models did not answer a model list; check OPENAI_BASE_URL points at an OpenAI-compatible server")
+                }
+                if models.data.contains(where: { $0.id == settings.model }) { return Check(ok: true, title: title, fix: nil) }
+                let served = models.data.prefix(5).map(\.id).joined(separator: ", ")
+                return Check(ok: false, title: title, fix: "the server does not list OPENAI_MODEL=\(settings.model); it serves \(served.isEmpty ? "no model" : served)")
+            case 401, 403: return Check(ok: false, title: title, fix: "the server refused the key (\(response.status)); set a valid OPENAI_API_KEY")
+            default: return Check(ok: false, title: title, fix: "GET /v1/models answered HTTP \(response.status); check OPENAI_BASE_URL")
+            }
+        } catch {
+            return Check(ok: false, title: title, fix: "\(error); start the server or check OPENAI_BASE_URL")
         }
     }
 

@@ -97,6 +97,58 @@ import TestSupport
         #expect(problems.contains { $0.hasPrefix("LOG_LEVEL=loud is not a level") })
     }
 
+    @Test func translationSettingsHaveDefaultsAndEachBadValueIsExplained() async throws {
+        let defaults = try await load(valid)
+        #expect(defaults.translation.provider == .pseudo)
+        #expect(defaults.translation.batch == TranslationBatchLimits(posts: 20, characters: 12_000))
+        #expect(defaults.translation.concurrency == 2 && defaults.translation.maxAttempts == 5 && defaults.translation.batchAPIThreshold == 200)
+        #expect(defaults.translation.rules == TranslationRules(style: "", hashtags: .keep, lengthRatio: 0.25...4.0))
+        #expect(defaults.translation.promptCache && defaults.translation.sourceLanguage == nil)
+
+        var env = valid
+        env["ANTHROPIC_API_KEY"] = "sk-ant-x"
+        env["HASHTAGS"] = "Translate"
+        env["TRANSLATION_LENGTH_RATIO"] = "0.5-2"
+        env["TRANSLATE_BATCH_POSTS"] = "1"
+        env["SOURCE_LANG"] = "UK"
+        env["TRANSLATION_STYLE"] = "  neutral news register  "
+        env["CLAUDE_PROMPT_CACHE"] = "false"
+        let set = try await load(env)
+        #expect(set.translation.provider == .claude)
+        #expect(set.translation.rules == TranslationRules(style: "neutral news register", hashtags: .translate, lengthRatio: 0.5...2.0))
+        #expect(set.translation.batch.posts == 1 && !set.translation.promptCache && set.translation.sourceLanguage?.description == "uk")
+
+        var bad = valid
+        bad["TRANSLATOR"] = "deepl"
+        bad["HASHTAGS"] = "drop"
+        bad["TRANSLATION_LENGTH_RATIO"] = "4-1"
+        bad["TRANSLATE_CONCURRENCY"] = "0"
+        bad["TRANSLATE_BATCH_POSTS"] = "many"
+        bad["SOURCE_LANG"] = "ukrainian language"
+        bad["CLAUDE_PROMPT_CACHE"] = "maybe"
+        let error = await #expect(throws: Config.ValidationError.self) { try await load(bad) }
+        #expect(error?.problems == [
+            "TRANSLATOR=deepl is not a translator; use claude, openai or pseudo",
+            "CLAUDE_PROMPT_CACHE=maybe is not true or false; unset it for true",
+            "SOURCE_LANG=ukrainian language is not a language code; use e.g. uk, ru, zh-Hans",
+            "HASHTAGS=drop is not a policy; use keep (the default) or translate",
+            "TRANSLATION_LENGTH_RATIO=4-1 is not a range; use low-high, e.g. 0.25-4",
+            "TRANSLATE_BATCH_POSTS=many is not a number from 1 to 100; unset it for 20",
+            "TRANSLATE_CONCURRENCY=0 is not a number from 1 to 32; unset it for 2",
+        ])
+
+        var claude = valid
+        claude["TRANSLATOR"] = "claude"
+        let noKey = await #expect(throws: Config.ValidationError.self) { try await load(claude) }
+        #expect(noKey?.problems == ["TRANSLATOR=claude needs ANTHROPIC_API_KEY; set it (console.anthropic.com → API keys) or unset TRANSLATOR for the offline pseudo-translator"])
+        var openai = valid
+        openai["TRANSLATOR"] = "openai"
+        openai["OPENAI_BASE_URL"] = "localhost:11434"
+        let noModel = await #expect(throws: Config.ValidationError.self) { try await load(openai) }
+        #expect(noModel?.problems == ["TRANSLATOR=openai needs OPENAI_MODEL; set it to a model the server serves, e.g. OPENAI_MODEL=qwen2.5:7b",
+                                      "OPENAI_BASE_URL=localhost:11434 is not an http(s) URL; use e.g. http://localhost:11434"])
+    }
+
     @Test func environmentBeatsDotEnvWhichBeatsAppSettings() async throws {
         let files = [
             "app_settings.env": "TARGET_LANG=de\nLOG_LEVEL=debug\nDST_CHANNEL=files:/from/app_settings\n",

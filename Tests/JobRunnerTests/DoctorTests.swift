@@ -87,6 +87,30 @@ import Core
         }
     }
 
+    @Test func anOpenAICompatibleServerIsCheckedForTheModel() async throws {
+        try await TestDatabase.withMigrated { url, _ in
+            let fake = try FakeBotAPI()
+            // The shape Ollama and llama.cpp answer on GET /v1/models.
+            let server = try LocalHTTPServer { request in
+                guard request.method == "GET", request.path == "/v1/models" else { return .json(404, "{}") }
+                return .json(200, #"{"object":"list","data":[{"id":"qwen2.5:7b","object":"model","created":1730000000,"owned_by":"library"}]}"#)
+            }
+            var environment = env(url, fake)
+            environment["TRANSLATOR"] = "openai"
+            environment["OPENAI_BASE_URL"] = server.baseURL + "/v1"  // with or without /v1
+            environment["OPENAI_MODEL"] = "qwen2.5:7b"
+            let ok = try doctor(environment)
+            #expect(ok.status == 0 && ok.stdout.contains("✓ chat-completions server at \(server.baseURL) serves qwen2.5:7b"))
+            environment["OPENAI_MODEL"] = "llama3.1:8b"
+            let wrong = try doctor(environment)
+            #expect(wrong.status == 1)
+            #expect(wrong.stdout.contains("✗ chat-completions server at \(server.baseURL) serves llama3.1:8b — the server does not list OPENAI_MODEL=llama3.1:8b; it serves qwen2.5:7b"))
+            environment["OPENAI_MODEL"] = nil
+            let missing = try doctor(environment)
+            #expect(missing.stdout.contains("✗ configuration — TRANSLATOR=openai needs OPENAI_MODEL; set it to a model the server serves, e.g. OPENAI_MODEL=qwen2.5:7b"))
+        }
+    }
+
     @Test func aBotThatMayNotPostIsACross() async throws {
         try await TestDatabase.withMigrated { url, _ in
             let fake = try FakeBotAPI()
