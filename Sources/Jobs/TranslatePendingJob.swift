@@ -57,6 +57,16 @@ public struct TranslatePendingJob: Job {
         let total = zip(pairs, pending).filter { live.contains($0.0) }.reduce(0) { $0 + $1.1 }
         let progress = context.progress(Self.name, total: total, unit: "posts")
         defer { progress.finish() }
+        // A request with its retries may outlast the claim's lifetime; the heartbeat keeps the claims this
+        // run's, so no other runner pays for the same posts meanwhile.
+        let store = context.store
+        let heartbeat = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: Self.claimTTL / 4)
+                try? await store.renewTranslationClaims(holder: holder, ttl: Self.claimTTL)
+            }
+        }
+        defer { heartbeat.cancel() }
         do {
             try await RequestDeadline.$current.withValue(context.deadline) {
                 try await translate(live, holder: holder, context: context, progress: progress, into: &summary)
@@ -214,6 +224,11 @@ public struct TranslatePendingJob: Job {
             let collection: BatchCollection?
             do {
                 collection = try await translator.collectBatch(batch.id, requests: submitted, to: batch.language, glossary: glossary)
+            } catch let error as TranslationError where error.kind == .rejected {
+                // The API no longer knows the batch (deleted, or its results archived): its posts are pending again.
+                context.logger.warning("message batch is gone; its posts are translated again", ["batch_id": batch.id, "error": error.description])
+                try await context.store.closeBatch(batch.id, outcome: "gone")
+                continue
             } catch let error as TranslationError where error.kind != .fatal {
                 context.logger.warning("message batch not collected; will try again next run", ["batch_id": batch.id, "error": error.description])
                 continue

@@ -135,6 +135,21 @@ import TestSupport
         }
     }
 
+    @Test func aBatchTheAPINoLongerKnowsIsClosedAndItsPostsTranslatedAgain() async throws {
+        try await Harness.with { h in
+            let fake = try FakeAnthropic(model: FakeAnthropic.echo)
+            let context = try h.context(export: Paths.sampleExport, translator: claude(fake))
+            _ = try await FetchJob().run(context)
+            let posts = try await context.store.untranslatedPosts(chatID: -1_001_000_000_001, language: LanguageCode("en")!, afterMessageID: .min, limit: 100)
+            try await context.store.recordSubmittedBatch(id: "msgbatch_archived", language: LanguageCode("en")!, translator: "claude:claude-haiku-5-5",
+                                                         requests: [("r0", posts.map(\.postID))])
+            #expect(try await context.store.countUntranslated(chatID: -1_001_000_000_001, language: LanguageCode("en")!) == 0)
+            let summary = try await TranslatePendingJob().run(context)
+            #expect(summary["translated"] == posts.count && posts.count == 6)
+            #expect(try await h.count("SELECT count(*)::int AS n FROM mirror.translation_batches WHERE outcome = 'gone'") == 1)
+        }
+    }
+
     @Test func theGlossaryOfTheConfiguredPairReachesThePrompt() async throws {
         try await Harness.with { h in
             let fake = try FakeAnthropic(model: FakeAnthropic.echo)

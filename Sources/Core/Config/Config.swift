@@ -331,8 +331,8 @@ public struct Config: Sendable {
         if settings.provider == .claude, anthropic == nil {
             problems.append("TRANSLATOR=claude needs ANTHROPIC_API_KEY; set it (console.anthropic.com → API keys) or unset TRANSLATOR for the offline pseudo-translator")
         }
+        if let key = values["OPENAI_API_KEY"] { redactor.register(key) }
         if settings.provider == .openai {
-            if let key = values["OPENAI_API_KEY"] { redactor.register(key) }
             let base = values["OPENAI_BASE_URL"]?.trimmingWhitespace()
             let model = values["OPENAI_MODEL"]?.trimmingWhitespace()
             if base == nil { problems.append("TRANSLATOR=openai needs OPENAI_BASE_URL; set it, e.g. OPENAI_BASE_URL=http://localhost:11434") }

@@ -67,7 +67,7 @@ public protocol HTTPTransport: Sendable {
     func send(_ request: HTTPRequest) async throws -> HTTPResponse
 }
 
-/// HTTP over libcurl. Each request uses its own easy handle on a dispatch queue, so a slow transfer never
+/// HTTP over libcurl. Each request uses its own easy handle on a thread of its own, so a slow transfer never
 /// blocks Swift's cooperative pool and several requests can be in flight at once.
 public struct HTTPClient: HTTPTransport {
     private let redactor: SecretRedactor
@@ -84,12 +84,16 @@ public struct HTTPClient: HTTPTransport {
         let cancellation = TransferCancellation()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
-                DispatchQueue.global().async {
+                // A thread of its own per transfer: dispatch's global queue widens only slowly past the core count
+                // when its workers block, which would cap TRANSLATE_CONCURRENCY at two on a small dyno.
+                let thread = Thread {
                     continuation.resume(with: Result {
                         let easy = try CurlEasy(redactor: redactor)
                         return try easy.perform(request, cancellation: cancellation)
                     })
                 }
+                thread.name = "http-transfer"
+                thread.start()
             }
         } onCancel: {
             cancellation.cancel()

@@ -7,6 +7,8 @@ public protocol MessageBatchTranslator: Translator {
     /// Submits one batch of requests, each a few posts under its `custom_id`; returns the batch id.
     func submitBatch(_ requests: [(customID: String, items: [TranslationItem])], to language: LanguageCode, glossary: Glossary) async throws -> String
     /// The results of batch `id` once it has ended, `nil` while it is still processing.
+    ///
+    /// - Throws: a `.rejected` ``TranslationError`` when the API does not know the batch any more.
     func collectBatch(_ id: String, requests: [String: [TranslationItem]], to language: LanguageCode, glossary: Glossary) async throws -> BatchCollection?
 }
 
@@ -54,7 +56,12 @@ extension ModelTranslator: MessageBatchTranslator {
     public func collectBatch(_ id: String, requests: [String: [TranslationItem]], to language: LanguageCode, glossary: Glossary) async throws -> BatchCollection? {
         let claude = try claude
         let statusRequest = HTTPRequest(method: .GET, url: claude.settings.baseURL + "/v1/messages/batches/\(id)", headers: claude.headers, timeout: .seconds(60))
-        let (statusResponse, _) = try await claude.retry.send(statusRequest, over: claude.http, logger: logger, service: "anthropic batches", classify: ClaudeMessagesBackend.classify)
+        let (statusResponse, _) = try await claude.retry.send(statusRequest, over: claude.http, logger: logger, service: "anthropic batches") { response in
+            // A batch the API does not know any more is this batch's problem, not the configuration's.
+            response.status == 404
+                ? TranslationError(.rejected, "Anthropic does not know batch \(id) (HTTP 404)")
+                : ClaudeMessagesBackend.classify(response)
+        }
         guard let status = try? JSONDecoder().decode(BatchStatus.self, from: statusResponse.body) else {
             throw TranslationError(.transient, "Anthropic returned an unreadable batch status (HTTP \(statusResponse.status))")
         }
