@@ -96,6 +96,9 @@ import TestSupport
             let requests = (try JSONSerialization.jsonObject(with: create.body) as! [String: Any])["requests"] as! [[String: Any]]
             #expect(requests.map { $0["custom_id"] as! String } == ["r0", "r1"])  // 4 + 2 posts
 
+            let status = try await MirrorStore(database: h.database).status()
+            #expect(status.messageBatches.map(\.posts) == [6] && status.messageBatches.first?.id == "msgbatch_1")
+            #expect(status.text().contains("\nmessage batches (submitted, collected by the next translate-pending after they end, within 24 h):\n  msgbatch_1: 6 posts into en, submitted "))
             // Still processing: nothing collected, nothing submitted twice, the publisher waits.
             let waiting = try await Pipeline().run(context)
             #expect(waiting["translated"] == 0 && waiting["batched"] == 0)
@@ -106,6 +109,7 @@ import TestSupport
             #expect(collect["translated"] == 6 && collect["published"] == 10)
             #expect(try await h.count("SELECT count(*)::int AS n FROM mirror.translation_requests WHERE via_batch") == 2)
             #expect(try await h.count("SELECT count(*)::int AS n FROM mirror.translation_batches WHERE collected_at IS NOT NULL AND outcome = 'ended'") == 1)
+            #expect(try await MirrorStore(database: h.database).status().messageBatches.isEmpty)
             // Half price: the fake bills user-bytes/4 tokens both ways; cost = tokens · ($0.10 + $0.50) / 2 per MTok.
             let tokens = try await h.count("SELECT sum(input_tokens)::int AS n FROM mirror.translation_requests")
             let cost = try await h.database.withConnection { conn in try conn.query("SELECT sum(cost_usd)::float8 AS c FROM mirror.translation_requests").first!.decode("c", as: Double.self) }

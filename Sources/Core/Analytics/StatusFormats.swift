@@ -65,6 +65,12 @@ extension StatusSnapshot {
             out += "\nleases (work in progress):\n"
             for lease in leases { out += "  \(lease.name) held by \(lease.holder) until \(Format.timestamp(lease.expiresAt))\n" }
         }
+        if !messageBatches.isEmpty {
+            out += "\nmessage batches (submitted, collected by the next translate-pending after they end, within 24 h):\n"
+            for batch in messageBatches {
+                out += "  \(batch.id): \(batch.posts) posts into \(batch.targetLanguage), submitted \(age(batch.submittedAt))\n"
+            }
+        }
         out += "\nanalytics: \(analyticsPendingHours == 0 ? "rollups up to date" : "\(analyticsPendingHours) hour(s) not rolled up yet; run `JobRunner aggregate-analytics`")\n"
         return out
     }

@@ -9,6 +9,15 @@ public struct StatusSnapshot: Sendable, Codable {
     public var analyticsPendingHours: Int
     /// Leases still valid: which run works on which source or route, until when.
     public var leases: [Lease] = []
+    /// Message Batches submitted and not collected yet.
+    public var messageBatches: [MessageBatch] = []
+
+    public struct MessageBatch: Sendable, Codable {
+        public var id: String
+        public var targetLanguage: String
+        public var posts: Int
+        public var submittedAt: Date
+    }
 
     public struct Lease: Sendable, Codable {
         public var name: String
@@ -166,7 +175,15 @@ extension MirrorStore {
             let leases = try conn.query("SELECT name, holder, expires_at FROM mirror.leases WHERE expires_at > now() ORDER BY name").map { row in
                 StatusSnapshot.Lease(name: try row.decode("name"), holder: try row.decode("holder"), expiresAt: try row.decode("expires_at"))
             }
-            return StatusSnapshot(generatedAt: now, routes: routes, jobs: jobs, analyticsPendingHours: pending, leases: leases)
+            let batches = try conn.query("""
+                SELECT b.id, b.target_lang, b.submitted_at, count(i.post_id)::int AS posts
+                FROM mirror.translation_batches b LEFT JOIN mirror.translation_batch_items i ON i.batch_id = b.id
+                WHERE b.collected_at IS NULL GROUP BY b.id ORDER BY b.submitted_at
+                """).map { row in
+                StatusSnapshot.MessageBatch(id: try row.decode("id"), targetLanguage: try row.decode("target_lang"), posts: try row.decode("posts"),
+                                            submittedAt: try row.decode("submitted_at"))
+            }
+            return StatusSnapshot(generatedAt: now, routes: routes, jobs: jobs, analyticsPendingHours: pending, leases: leases, messageBatches: batches)
         }
     }
 }
