@@ -161,6 +161,7 @@ import TestSupport
         let fake = try FakeAnthropic([FakeAnthropic.message(anxiety), FakeAnthropic.message(alert)])
         let results = try await translator(fake).translate([TranslationItem(postID: 1, content: post)], to: LanguageCode("en")!, glossary: glossary)
         #expect(try results[1]!.get().content.text == "Alert! Missile threat in Kyiv.")
+        #expect(try results[1]!.get().glossaryHits == 2)
         let system = (fake.messageBodies[0]["system"] as! [[String: Any]])[0]["text"] as! String
         #expect(system.contains("- Тривога → Alert (air-raid alert)\n- Києві → Kyiv\n"))
         #expect(fake.userMessages[1].contains("glossary term \"Тривога\" must be rendered \"Alert\""))

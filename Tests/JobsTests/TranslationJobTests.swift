@@ -169,6 +169,15 @@ import TestSupport
             // The echo keeps "Добро", not "Welcome": that post is asked again with the reason, then parked.
             #expect(fake.userMessages[1].contains("glossary term \"Добро\" must be rendered \"Welcome\""))
             #expect(try await h.count("SELECT count(*)::int AS n FROM mirror.translation_failures WHERE parked") == 1)
+
+            // A model that follows the glossary: the post is translated and the hit recorded for analytics.
+            let follows = try FakeAnthropic(model: { FakeAnthropic.echo($0).replacingOccurrences(of: "Добро", with: "Welcome") })
+            let parkedID = try await h.count("SELECT post_id::int AS n FROM mirror.translation_failures")
+            _ = try await OperatorActions(database: h.database).retry(postID: Int64(parkedID))
+            let again = try await TranslatePendingJob().run(try h.context(export: Paths.sampleExport, translator: claude(follows),
+                                                                          configure: { $0.translation.sourceLanguage = LanguageCode("ru") }))
+            #expect(again["translated"] == 1)
+            #expect(try await h.count("SELECT (detail->>'glossary_hits')::int AS n FROM mirror.events WHERE kind = 'translated' AND post_id = $1", [Int64(parkedID)]) == 1)
         }
     }
 }

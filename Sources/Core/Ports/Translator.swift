@@ -31,9 +31,12 @@ public struct TokenUsage: Sendable, Hashable, Codable {
 public struct TranslationOutput: Sendable {
     public var content: FormattedText
     public var usage: TokenUsage
-    public init(content: FormattedText, usage: TokenUsage = TokenUsage()) {
+    /// Glossary terms the post held, each rendered as the glossary says (checked).
+    public var glossaryHits: Int
+    public init(content: FormattedText, usage: TokenUsage = TokenUsage(), glossaryHits: Int = 0) {
         self.content = content
         self.usage = usage
+        self.glossaryHits = glossaryHits
     }
 }
 

@@ -282,7 +282,7 @@ public struct MirrorStore: Sendable {
             guard inserted == 1 else { return false }
             try conn.query("DELETE FROM mirror.translation_failures WHERE post_id = $1 AND target_lang = $2", [postID, language.description])
             try Self.recordEvent(conn, kind: "translated", postID: postID, detail: usage.eventDetail.merging([
-                "target_lang": language.description, "translator": translator,
+                "target_lang": language.description, "translator": translator, "glossary_hits": String(output.glossaryHits),
             ]) { $1 })
             return true
         }

@@ -90,10 +90,11 @@ extension ModelTranslator: MessageBatchTranslator {
             }
             let reply = claude.reply(from: message, requests: 1, batch: true)
             collection.requestUsage[customID] = reply.usage
+            let terms = Dictionary(uniqueKeysWithValues: prompt.posts.map { ($0.item.postID, $0.terms.count) })
             for (postID, outcome) in judge(reply, prompt: prompt, limit: prompt.maxTokens) {
                 switch outcome.result {
                 case .success(let content):
-                    collection.results[postID] = .success(TranslationOutput(content: content, usage: outcome.usage))
+                    collection.results[postID] = .success(TranslationOutput(content: content, usage: outcome.usage, glossaryHits: terms[postID] ?? 0))
                 case .failure(let failure):
                     collection.results[postID] = .failure(TranslationError(.transient, "batch answer not accepted: \(Self.describe(failure))", usage: outcome.usage))
                 }

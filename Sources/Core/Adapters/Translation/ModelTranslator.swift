@@ -43,7 +43,7 @@ public struct ModelTranslator: Translator {
             spent[item.postID, default: TokenUsage()].add(outcome.usage)
             switch outcome.result {
             case .success(let content):
-                results[item.postID] = .success(TranslationOutput(content: content, usage: spent[item.postID]!))
+                results[item.postID] = .success(TranslationOutput(content: content, usage: spent[item.postID]!, glossaryHits: Self.hits(item, glossary)))
             case .failure(.truncated(let limit)):
                 alone.append(item)
                 aloneTokens[item.postID] = limit * 2
@@ -71,7 +71,7 @@ public struct ModelTranslator: Translator {
                 spent[id, default: TokenUsage()].add(outcome.usage)
                 switch outcome.result {
                 case .success(let content):
-                    results[id] = .success(TranslationOutput(content: content, usage: spent[id]!))
+                    results[id] = .success(TranslationOutput(content: content, usage: spent[id]!, glossaryHits: post.terms.count))
                 case .failure(.truncated(let limit)):
                     results[id] = .failure(TranslationError(.rejected, "translation stopped at the output limit (max_tokens \(limit)) twice; the post is too long to translate whole", usage: spent[id]!))
                 case .failure(.invalid(let reason)):
@@ -83,6 +83,10 @@ public struct ModelTranslator: Translator {
             }
         }
         return results
+    }
+
+    static func hits(_ item: TranslationItem, _ glossary: Glossary) -> Int {
+        glossary.isEmpty ? 0 : glossary.terms(occurringIn: item.content.text).count
     }
 
     private func with(_ error: TranslationError, usage: TokenUsage) -> TranslationError {
@@ -142,9 +146,7 @@ public struct ModelTranslator: Translator {
         return Self.spread(prompt, usage: reply.usage) { post in
             guard let markup = blocks[post.localID] else { return .failure(.invalid("the answer has no block for this post")) }
             do {
-                let (content, hits) = try TranslationAnswer.validate(markup, post: post, rules: rules)
-                if hits > 0 { logger.debug("glossary terms used", ["post_id": post.item.postID, "terms": hits]) }
-                return .success(content)
+                return .success(try TranslationAnswer.validate(markup, post: post, rules: rules).0)
             } catch {
                 return .failure(.invalid("\(error)"))
             }
