@@ -41,7 +41,9 @@ measure() {  # LABEL LANG EXPORT GLOSSARY(yes/no) ENV...
     (
         export DATABASE_URL="host=$tmp/sock dbname=bench_$run user=postgres" SRC_CHANNEL="export:$export_path"
         export DST_CHANNEL="files:$tmp/out-$run" ANTHROPIC_API_KEY=sk-ant-bench ANTHROPIC_BASE_URL="$fake_url"
-        export TRANSLATE_BATCH_API_THRESHOLD=0 SOURCE_LANG="$lang" "$@"
+        export TRANSLATE_BATCH_API_THRESHOLD=0 SOURCE_LANG="$lang"
+        local setting
+        for setting in "$@"; do export "${setting?}"; done
         "$bin" migrate >/dev/null
         if [ "$glossary" = yes ]; then "$bin" glossary import "$tmp/glossary.csv" >/dev/null; fi
         "$bin" fetch >/dev/null
@@ -51,7 +53,7 @@ measure() {  # LABEL LANG EXPORT GLOSSARY(yes/no) ENV...
     local posts stats
     posts=$(psql -d "bench_$run" -c "SELECT count(*) FROM mirror.translations")
     stats=$(curl -s "$fake_url/stats")
-    python3 - "$label" "$posts" "$stats" <<'PY'
+    python3 - "$label" "$posts" "$stats" <<'PY' | tee -a "$tmp/results"
 import json, sys
 label, posts, s = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
 billed = s["input_tokens"] + 1.25 * s["cache_write_tokens"] + 0.1 * s["cache_read_tokens"]
@@ -69,3 +71,16 @@ for entry in "${exports[@]}"; do
         measure "$lang glossary=$glossary ours    " "$lang" "$path" "$glossary"
     done
 done
+python3 - "$tmp/results" <<'PY'
+import re, sys
+runs = {}
+for line in open(sys.argv[1]):
+    label = line[:line.index(" posts=")]
+    case, variant = label.rsplit(" ", 1) if not label.endswith(" ") else label.rstrip().rsplit(" ", 1)
+    values = dict(re.findall(r"(\w+)=([\d.]+)", line))
+    runs.setdefault(case.strip(), {})[variant] = values
+for case, v in runs.items():
+    base, ours = v["baseline"], v["ours"]
+    fewer = 1 - float(ours["billed_input_tokens_per_1000"]) / float(base["billed_input_tokens_per_1000"])
+    print(f"{case}: {float(base['requests_per_1000']) / float(ours['requests_per_1000']):.1f}x fewer requests, {fewer:.1%} fewer billed input tokens")
+PY

@@ -40,6 +40,14 @@ public struct TranslatePendingJob: Job {
         let batches = (context.translator as? any MessageBatchTranslator).flatMap { $0.supportsMessageBatches ? $0 : nil }
         if let batches {
             try await collectBatches(batches, context: context, into: &summary)
+        } else {
+            // Batches left by an earlier configuration (TRANSLATOR changed) cannot be collected by this
+            // translator; their posts would otherwise wait forever.
+            for batch in try await context.store.openBatches() {
+                context.logger.warning("message batch cannot be collected by this translator; its posts are translated again",
+                                       ["batch_id": batch.id, "submitted_by": batch.translator, "translator": context.translator.name])
+                try await context.store.closeBatch(batch.id, outcome: "abandoned")
+            }
         }
         var pending: [Int] = []
         for pair in pairs {
@@ -103,21 +111,28 @@ public struct TranslatePendingJob: Job {
                     guard !context.stop.isStopRequested else { break pages }
                     let round = Array(chunks[start..<min(start + settings.concurrency, chunks.count)])
                     start += round.count
-                    let results = try await Self.translateConcurrently(round, translator: translator, language: pair.language, glossary: glossary)
+                    let results = await Self.translateConcurrently(round, translator: translator, language: pair.language, glossary: glossary)
                     var transientOnly = true
                     var blocked = false
-                    for (chunk, outcome) in zip(round, results) {
+                    var fatal: (any Error)?
+                    for (chunk, result) in zip(round, results) {
+                        // What the other requests of the round brought back was paid for: stored before a fatal error ends the job.
+                        guard case .success(let outcome) = result else {
+                            if case .failure(let error) = result { fatal = fatal ?? error }
+                            continue
+                        }
                         try await record(chunk, outcome, pair: pair, context: context, progress: progress, summary: &summary)
                         for item in chunk {
                             guard case .failure(let error)? = outcome[item.postID] else { transientOnly = false; continue }
                             if error.kind == .transient { blocked = blocked || context.config.strictOrder } else { transientOnly = false }
                         }
                     }
+                    if let fatal { throw fatal }
                     try await context.store.renewTranslationClaims(holder: holder, ttl: Self.claimTTL)
                     if blocked {
-                        // Field report B20: in strict order nothing may overtake the post that failed.
-                        context.logger.warning("translation failed in strict order; the next run resumes at that post")
-                        break languages
+                        // Field report B20: in strict order nothing of this language may overtake the post that failed.
+                        context.logger.warning("translation failed in strict order; the next run resumes at that post", ["target_lang": pair.language])
+                        continue languages
                     }
                     failedRounds = transientOnly ? failedRounds + 1 : 0
                     if failedRounds >= Self.outageRounds {
@@ -131,32 +146,46 @@ public struct TranslatePendingJob: Job {
 
     /// Up to one request per chunk in flight at once; results in the chunks' order. The HTTP transfers run
     /// off the cooperative pool (``HTTPClient``), so waiting here blocks no thread.
+    /// Each request's outcomes, or the fatal error it ended with.
     static func translateConcurrently(
         _ chunks: [[TranslationItem]], translator: any Translator, language: LanguageCode, glossary: Glossary
-    ) async throws -> [[Int64: Result<TranslationOutput, TranslationError>]] {
-        try await withThrowingTaskGroup(of: (Int, [Int64: Result<TranslationOutput, TranslationError>]).self) { group in
+    ) async -> [Result<[Int64: Result<TranslationOutput, TranslationError>], any Error>] {
+        await withTaskGroup(of: (Int, Result<[Int64: Result<TranslationOutput, TranslationError>], any Error>).self) { group in
             for (index, chunk) in chunks.enumerated() {
-                group.addTask { (index, try await translator.translate(chunk, to: language, glossary: glossary)) }
+                group.addTask {
+                    do { return (index, .success(try await translator.translate(chunk, to: language, glossary: glossary))) } catch { return (index, .failure(error)) }
+                }
             }
-            var results = [[Int64: Result<TranslationOutput, TranslationError>]](repeating: [:], count: chunks.count)
-            for try await (index, result) in group { results[index] = result }
+            var results = [Result<[Int64: Result<TranslationOutput, TranslationError>], any Error>](repeating: .success([:]), count: chunks.count)
+            for await (index, result) in group { results[index] = result }
             return results
         }
     }
 
     /// Stores each post's outcome of one request, and the request's bill.
+    /// Posts in `stale` changed since they were sent: their share of the bill counts, their outcome does not.
     private func record(
         _ chunk: [TranslationItem], _ outcome: [Int64: Result<TranslationOutput, TranslationError>], pair: Pair, viaBatch: Bool = false,
-        context: JobContext, progress: ProgressReporter, summary: inout JobSummary
+        stale: Set<Int64> = [], context: JobContext, progress: ProgressReporter, summary: inout JobSummary
     ) async throws {
         var bill = TokenUsage()
         var translated = 0
         for item in chunk {
+            if stale.contains(item.postID) {
+                switch outcome[item.postID] {
+                case .success(let output)?: bill.add(output.usage)
+                case .failure(let error)?: bill.add(error.usage)
+                case nil: break
+                }
+                continue
+            }
             defer { progress.advance() }
             switch outcome[item.postID] {
             case .success(let output)?:
                 bill.add(output.usage)
-                if try await context.store.saveTranslation(postID: item.postID, language: pair.language, output: output, translator: context.translator.name) {
+                // Stored only if the post still reads as it did when sent (an edit meanwhile asks for a new translation).
+                if try await context.store.saveTranslation(postID: item.postID, language: pair.language, output: output,
+                                                           translator: context.translator.name, source: item.content) {
                     summary["translated"] += 1
                     translated += 1
                 }
@@ -219,7 +248,7 @@ public struct TranslatePendingJob: Job {
             let items = try await context.store.batchItems(batch.id)
             // Every request is rebuilt as submitted (local ids are positions); results of edited posts are dropped.
             let submitted = items.mapValues { $0.map { TranslationItem(postID: $0.postID, content: $0.content) } }
-            let current = items.mapValues { $0.filter { !$0.stale }.map { TranslationItem(postID: $0.postID, content: $0.content) } }
+            let stale = Set(items.values.flatMap { $0.filter(\.stale).map(\.postID) })
             let glossary = try await glossary(for: batch.language, context: context)
             let collection: BatchCollection?
             do {
@@ -237,11 +266,11 @@ public struct TranslatePendingJob: Job {
                 context.logger.info("message batch still processing", ["batch_id": batch.id, "submitted_at": batch.submittedAt])
                 continue
             }
-            let progress = context.progress(Self.name + " (batch)", total: current.values.reduce(0) { $0 + $1.count }, unit: "posts")
-            for customID in current.keys.sorted() {
-                guard let chunk = current[customID], !chunk.isEmpty else { continue }
+            let progress = context.progress(Self.name + " (batch)", total: submitted.values.reduce(0) { $0 + $1.count } - stale.count, unit: "posts")
+            for customID in submitted.keys.sorted() {
+                guard let chunk = submitted[customID], !chunk.isEmpty else { continue }
                 let pair = Pair(chatID: 0, language: batch.language)
-                try await record(chunk, collection.results, pair: pair, viaBatch: true, context: context, progress: progress, summary: &summary)
+                try await record(chunk, collection.results, pair: pair, viaBatch: true, stale: stale, context: context, progress: progress, summary: &summary)
             }
             progress.finish()
             try await context.store.closeBatch(batch.id, outcome: collection.outcome)

@@ -149,6 +149,19 @@ import TestSupport
                                       "OPENAI_BASE_URL=localhost:11434 is not an http(s) URL; use e.g. http://localhost:11434"])
     }
 
+    @Test func openAISecretsAreMaskedAsGivenAndAsUsed() async throws {
+        var env = valid
+        env["TRANSLATOR"] = "openai"
+        env["OPENAI_BASE_URL"] = "https://bob:proxy-pass-999@llm.example.com"
+        env["OPENAI_MODEL"] = "qwen"
+        env["OPENAI_API_KEY"] = "sk-local-secret-1234\n"
+        let redactor = SecretRedactor()
+        let config = try await Paths.withTemporaryDirectory { dir in try Config.load(environment: env, directory: dir, redactor: redactor) }
+        let settings = try #require(config.translation.openAI)
+        let line = redactor.redact("HTTP 401 for key \(settings.apiKey!) at \(settings.baseURL)")
+        #expect(!line.contains("sk-local-secret-1234") && !line.contains("proxy-pass-999"), "\(line)")
+    }
+
     @Test func environmentBeatsDotEnvWhichBeatsAppSettings() async throws {
         let files = [
             "app_settings.env": "TARGET_LANG=de\nLOG_LEVEL=debug\nDST_CHANNEL=files:/from/app_settings\n",

@@ -356,3 +356,97 @@ import TestSupport
         #expect(abs(usage.costUSD - 0.0004046) < 1e-12)
     }
 }
+
+/// Cases an adversarial review found; each was accepted or rejected wrongly before.
+@Suite struct TranslationAnswerReviewTests {
+    func post(_ content: FormattedText, glossary: Glossary = Glossary(), language: String = "en") -> TranslationPrompt.Post {
+        TranslationPrompt(items: [TranslationItem(postID: 1, content: content)], language: LanguageCode(language)!, rules: TranslationRules(), glossary: glossary).posts[0]
+    }
+    func verdict(_ markup: String, _ post: TranslationPrompt.Post) -> String {
+        do { return "accepted: " + (try TranslationAnswer.validate(markup, post: post, rules: TranslationRules()).0.text) } catch { return "rejected: \(error.description)" }
+    }
+
+    @Test func aURLThatTravelsAsTagsIsCheckedInItsOwnPlace() {
+        // The bold inside the first URL keeps it a tag pair; the second URL has the same text.
+        let source = FormattedText(text: "x.com/a und x.com/a", entities: [
+            MessageEntity(type: "url", offset: 0, length: 7), MessageEntity(type: "bold", offset: 6, length: 1), MessageEntity(type: "url", offset: 12, length: 7)])
+        let p = post(source)
+        #expect(p.markup == "<e0>x.com/<e1>a</e1></e0> und <e2/>")
+        #expect(verdict("<e0>x.com/<e1>b</e1></e0> and <e2/>", p) == "rejected: url x.com/a was changed by the translation")
+        #expect(verdict("<e0>x.com/<e1>a</e1></e0> and <e2/>", p) == "accepted: x.com/a and x.com/a")
+    }
+
+    @Test func plainURLsKeepTheirOrderToo() {
+        let source = FormattedText(text: "Teil 1: https://t.me/c/1 Teil 2: https://t.me/c/2", entities: [
+            MessageEntity(type: "url", offset: 8, length: 16), MessageEntity(type: "url", offset: 33, length: 16)])
+        #expect(verdict("Part 1: <e1/> Part 2: <e0/>", post(source)) == "rejected: links come back in a different order than in the post")
+        #expect(verdict("Part 1: <e0/> Part 2: <e1/>", post(source)) == "accepted: Part 1: https://t.me/c/1 Part 2: https://t.me/c/2")
+    }
+
+    @Test func glossaryTermsAreWholeWordsOutsideProtectedText() {
+        let rada = Glossary([Glossary.Term(source: "Рада", target: "Verkhovna Rada")])
+        #expect(verdict("A useful tip for today", post(FormattedText(text: "Корисна порада на сьогодні"), glossary: rada)) == "accepted: A useful tip for today")
+        #expect(verdict("The council met", post(FormattedText(text: "Рада зібралася"), glossary: rada))
+                == "rejected: glossary term \"Рада\" must be rendered \"Verkhovna Rada\"")
+        let kyiv = Glossary([Glossary.Term(source: "Київ", target: "Kyiv")])
+        let hashtag = FormattedText(text: "Новини дня #Київ", entities: [MessageEntity(type: "hashtag", offset: 11, length: 5)])
+        #expect(verdict("News of the day <e0/>", post(hashtag, glossary: kyiv)) == "accepted: News of the day #Київ")
+    }
+
+    @Test func inflectedRenderingsAreAcceptedWhenListedAsForms() {
+        let forms = Glossary([Glossary.Term(source: "Kyiv", target: "Київ|Києва|Києві")])
+        let p = post(FormattedText(text: "Concert in Kyiv tonight"), glossary: forms, language: "uk")
+        #expect(verdict("Концерт у Києві сьогодні ввечері", p) == "accepted: Концерт у Києві сьогодні ввечері")
+        #expect(p.terms.count == 1)
+        let system = TranslationPrompt(items: [], language: LanguageCode("uk")!, rules: TranslationRules(), glossary: forms).system
+        #expect(system.contains("- Kyiv → Київ (also: Києва, Києві)\n"))
+        let exact = Glossary([Glossary.Term(source: "Kyiv", target: "Київ")])
+        #expect(verdict("Концерт у Києві сьогодні ввечері", post(FormattedText(text: "Concert in Kyiv tonight"), glossary: exact, language: "uk"))
+                == "rejected: glossary term \"Kyiv\" must be rendered \"Київ\"")
+    }
+
+    @Test func translatedNoteAndHereIsLinesOfThePostAreNotChatter() {
+        let note = FormattedText(text: "Завтра відключення світла.\nПримітка: графік може змінитися.")
+        #expect(verdict("Power outage tomorrow.\nNote: the schedule may change.", post(note)) == "accepted: Power outage tomorrow.\nNote: the schedule may change.")
+        #expect(verdict("Here is our new office in Lviv", post(FormattedText(text: "Ось наш новий офіс у Львові"))) == "accepted: Here is our new office in Lviv")
+        // A line the post does not have is still caught.
+        #expect(verdict("Power outage tomorrow.\nNote: the schedule may change.\nNote: \"графік\" means schedule.", post(note))
+                == "rejected: translation carries model commentary (\"note: \"графік\" means schedule.\")")
+    }
+
+    @Test func csvQuotesMayFollowSpaces() throws {
+        let glossary = try Glossary.parseCSV("Київ, \"Kyiv, the capital\" , note\n")
+        #expect(glossary.terms == [Glossary.Term(source: "Київ", target: "Kyiv, the capital", note: "note")])
+        #expect(throws: Glossary.CSVError.self) { try Glossary.parseCSV("a,\"b\"c\n") }
+    }
+
+    @Test func sharesOfCostAddUpToTheStoredCost() {
+        let usage = TokenUsage(inputTokens: 321, outputTokens: 45, requests: 1, costUSD: 0.0000546)
+        let shares = usage.split(weights: [1, 1, 1, 1, 1, 1])
+        // As stored (numeric, six decimals): whole micro-dollars that add up to the request's 55 µ$.
+        let micros = shares.map { Int(String(format: "%.6f", $0.costUSD).replacingOccurrences(of: "0.", with: ""))! }
+        #expect(micros.reduce(0, +) == 55 && micros.sorted() == [9, 9, 9, 9, 9, 10])
+        #expect(shares.map(\.inputTokens).reduce(0, +) == 321 && shares.map(\.requests) == [1, 0, 0, 0, 0, 0])
+    }
+
+    @Test func aCRLFAnswerBlockLosesItsFramingLineBreaks() throws {
+        let blocks = try TranslationAnswer.blocks("<translation id=\"1\">\r\nAlert!\r\n</translation>\r\n", expecting: [1])
+        #expect(blocks == [1: "Alert!"])
+    }
+
+    @Test func aPostAskedAloneAfterATruncationSaysSoWhenParked() async throws {
+        let a = FormattedText(text: "Перший пост", entities: [MessageEntity(type: "bold", offset: 0, length: 6)])
+        let b = FormattedText(text: "Другий пост")
+        let fake = try FakeAnthropic([
+            FakeAnthropic.message("<translation id=\"1\">\n<e0>First", stopReason: "max_tokens"),
+            FakeAnthropic.message("<translation id=\"1\">\nFirst post\n</translation>"),
+            FakeAnthropic.message("<translation id=\"1\">\nSecond post\n</translation>"),
+        ])
+        let backend = ClaudeMessagesBackend(settings: fake.settings, http: HTTPClient(), logger: Logger(level: .error), retry: APIRetryPolicy(maxAttempts: 1))
+        let translator = ModelTranslator(backend: backend, batchLimits: TranslationBatchLimits(posts: 5, characters: 8000), logger: Logger(level: .error))
+        let results = try await translator.translate([TranslationItem(postID: 1, content: a), TranslationItem(postID: 2, content: b)], to: LanguageCode("en")!, glossary: Glossary())
+        guard case .failure(let error)? = results[1] else { Issue.record("post 1 should be parked"); return }
+        #expect(error.description == "translation markup is broken: formatting bold (e0) is missing from the translation (on a retry; first answer stopped at the output limit (max_tokens 1024))")
+        #expect(try results[2]!.get().content.text == "Second post")
+    }
+}

@@ -154,6 +154,63 @@ import TestSupport
         }
     }
 
+    @Test func batchesATranslatorCannotCollectAreAbandonedAndTheirPostsTranslated() async throws {
+        try await Harness.with { h in
+            let fake = try FakeAnthropic(model: FakeAnthropic.echo)
+            let claudeContext = try h.context(export: Paths.sampleExport, translator: claude(fake), configure: { $0.translation.batchAPIThreshold = 5 })
+            _ = try await FetchJob().run(claudeContext)
+            #expect(try await TranslatePendingJob().run(claudeContext)["batched"] == 6)
+            // The operator switches to another translator (e.g. TRANSLATOR=openai) before the batch ended.
+            let summary = try await TranslatePendingJob().run(try h.context(export: Paths.sampleExport, translator: PseudoTranslator()))
+            #expect(summary["translated"] == 6)
+            #expect(try await h.count("SELECT count(*)::int AS n FROM mirror.translation_batches WHERE outcome = 'abandoned'") == 1)
+        }
+    }
+
+    @Test func everyBatchRequestIsBilledEvenWhenItsPostWasEdited() async throws {
+        try await Harness.with { h in
+            let fake = try FakeAnthropic(model: FakeAnthropic.echo)
+            let context = try h.context(export: Paths.sampleExport, translator: claude(fake, batch: .single), configure: { $0.translation.batchAPIThreshold = 5 })
+            _ = try await FetchJob().run(context)
+            #expect(try await TranslatePendingJob().run(context)["batched"] == 6)
+            try await h.database.withConnection { conn in
+                try conn.query("UPDATE mirror.posts SET text = 'Новый текст после правки', entities = '[]' WHERE message_id = 2")
+            }
+            fake.endBatches()
+            _ = try await TranslatePendingJob().run(context)
+            #expect(try await h.count("SELECT count(*)::int AS n FROM mirror.translation_requests WHERE via_batch") == 6)
+            #expect(try await h.count("SELECT sum(requests)::int AS n FROM mirror.translation_requests WHERE via_batch") == 6)
+        }
+    }
+
+    @Test func perPostCostsAddUpToTheRequestsCost() async throws {
+        try await Harness.with { h in
+            let fake = try FakeAnthropic(model: FakeAnthropic.echo)
+            let context = try h.context(export: Paths.sampleExport, translator: claude(fake))
+            _ = try await FetchJob().run(context)
+            #expect(try await TranslatePendingJob().run(context)["translated"] == 6)
+            let (posts, request) = try await h.database.withConnection { conn in
+                (try conn.query("SELECT sum(cost_usd)::text AS c FROM mirror.translations").first!.decode("c", as: String.self),
+                 try conn.query("SELECT sum(cost_usd)::text AS c FROM mirror.translation_requests").first!.decode("c", as: String.self))
+            }
+            #expect(posts == request && request == "0.000055")  // 321 · $0.10 + 45 · $0.50 per MTok = 54.6 µ$
+        }
+    }
+
+    @Test func aTranslationOfTextEditedWhileItWasTranslatedIsNotStored() async throws {
+        try await Harness.with { h in
+            let store = MirrorStore(database: h.database)
+            let context = try h.context(export: Paths.sampleExport)
+            _ = try await FetchJob().run(context)
+            let post = try #require(try await store.untranslatedPosts(chatID: -1_001_000_000_001, language: LanguageCode("en")!, afterMessageID: .min, limit: 1).first)
+            try await h.database.withConnection { conn in try conn.query("UPDATE mirror.posts SET text = 'правка' WHERE id = $1", [post.postID]) }
+            let output = TranslationOutput(content: FormattedText(text: "old translation"))
+            #expect(try await store.saveTranslation(postID: post.postID, language: LanguageCode("en")!, output: output, translator: "t", source: post.content) == false)
+            #expect(try await store.saveTranslation(postID: post.postID, language: LanguageCode("en")!, output: output, translator: "t",
+                                                    source: FormattedText(text: "правка", entities: post.content.entities)) == true)
+        }
+    }
+
     @Test func theGlossaryOfTheConfiguredPairReachesThePrompt() async throws {
         try await Harness.with { h in
             let fake = try FakeAnthropic(model: FakeAnthropic.echo)

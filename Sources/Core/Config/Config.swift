@@ -178,7 +178,14 @@ public struct Config: Sendable {
         }
 
         // Register secrets before anything can print them.
-        if let key = values["ANTHROPIC_API_KEY"] { redactor.register(key) }
+        // Both as given and as used (trimmed), so neither form can reach a log line.
+        for name in ["ANTHROPIC_API_KEY", "OPENAI_API_KEY"] {
+            if let key = values[name] {
+                redactor.register(key)
+                redactor.register(key.trimmingWhitespace())
+            }
+        }
+        if let baseURL = values["OPENAI_BASE_URL"] { ConnectionString.suspectedPasswords(in: baseURL).forEach(redactor.register) }
         if let token = values["TELEGRAM_BOT_TOKEN"] { redactor.register(token) }
         if let baseURL = values["ANTHROPIC_BASE_URL"] { ConnectionString.suspectedPasswords(in: baseURL).forEach(redactor.register) }
 
@@ -331,7 +338,6 @@ public struct Config: Sendable {
         if settings.provider == .claude, anthropic == nil {
             problems.append("TRANSLATOR=claude needs ANTHROPIC_API_KEY; set it (console.anthropic.com → API keys) or unset TRANSLATOR for the offline pseudo-translator")
         }
-        if let key = values["OPENAI_API_KEY"] { redactor.register(key) }
         if settings.provider == .openai {
             let base = values["OPENAI_BASE_URL"]?.trimmingWhitespace()
             let model = values["OPENAI_MODEL"]?.trimmingWhitespace()

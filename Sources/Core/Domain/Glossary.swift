@@ -5,6 +5,8 @@ import Foundation
 public struct Glossary: Sendable, Hashable {
     public struct Term: Sendable, Hashable {
         public var source: String
+        /// The rendering; for a target language with cases, accepted forms separated by `|`
+        /// (`Київ|Києва|Києві`), the first being the one the model is told.
         public var target: String
         /// Optional context for the model ("air-raid alert, not the feeling").
         public var note: String
@@ -13,21 +15,35 @@ public struct Glossary: Sendable, Hashable {
             self.target = target
             self.note = note
         }
+
+        public var targets: [String] { target.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+
+        /// Whether `text` holds one of the accepted forms as a whole word.
+        public func isRendered(in text: String) -> Bool { targets.contains { Glossary.containsWord($0, in: text) } }
     }
 
     public var terms: [Term]
     public init(_ terms: [Term] = []) { self.terms = terms }
     public var isEmpty: Bool { terms.isEmpty }
 
-    /// The terms whose source form occurs in `text` (case-insensitively: "Тривога!" opens a post as often as
-    /// "тривога" ends one).
+    /// The terms whose source form occurs in `text` as a whole word, in any letter case ("Тривога!" opens a
+    /// post as often as "тривога" ends one; "Рада" is not in "порада").
     public func terms(occurringIn text: String) -> [Term] {
-        terms.filter { text.range(of: $0.source, options: [.caseInsensitive]) != nil }
+        terms.filter { Self.containsWord($0.source, in: text) }
     }
 
-    /// The terms that occur in `source` but whose rendering is missing from `translation`.
-    public func missingTerms(source: String, translation: String) -> [Term] {
-        terms(occurringIn: source).filter { translation.range(of: $0.target, options: [.caseInsensitive]) == nil }
+    /// `word` in `text`, case-insensitively, with no letter or digit right before or after it.
+    static func containsWord(_ word: String, in text: String) -> Bool {
+        var searchRange = text.startIndex..<text.endIndex
+        while let found = text.range(of: word, options: [.caseInsensitive], range: searchRange) {
+            let before = found.lowerBound == text.startIndex ? nil : text[text.index(before: found.lowerBound)]
+            let after = found.upperBound == text.endIndex ? nil : text[found.upperBound]
+            let wordChar: (Character?) -> Bool = { c in c.map { $0.isLetter || $0.isNumber } ?? false }
+            if !wordChar(before) && !wordChar(after) { return true }
+            guard found.lowerBound < text.endIndex else { return false }
+            searchRange = text.index(after: found.lowerBound)..<text.endIndex
+        }
+        return false
     }
 
     // MARK: - CSV
@@ -106,8 +122,11 @@ enum CSV {
                 row = []
                 field = ""
                 afterQuote = false
-            } else if c == "\"" && field.isEmpty && !afterQuote {
+            } else if c == "\"" && field.allSatisfy(\.isWhitespace) && !afterQuote {
+                field = ""  // spaces before an opening quote (`a, "b, c"`) are layout
                 quoted = true
+            } else if afterQuote && (c == " " || c == "\t") {
+                // and so are spaces after the closing one
             } else if afterQuote {
                 throw Glossary.CSVError(description: "row \(rows.count + 1) has text after a closing quote")
             } else {

@@ -265,20 +265,25 @@ public struct MirrorStore: Sendable {
 
     /// Stores a translation and its event; clears any recorded failure.
     ///
-    /// - Returns: `false` when another run stored a translation of this post first; this one is then dropped
-    ///   and no event is written, so counts never include a post twice.
+    /// - Returns: `false` when another run stored a translation of this post first, or the post changed since
+    ///   `source`; this one is then dropped and no event is written, so counts never include a post twice.
     @discardableResult
-    public func saveTranslation(postID: Int64, language: LanguageCode, output: TranslationOutput, translator: String) async throws -> Bool {
+    public func saveTranslation(postID: Int64, language: LanguageCode, output: TranslationOutput, translator: String, source: FormattedText? = nil) async throws -> Bool {
         let entities = try JSONText(encoding: output.content.entities)
+        let sourceEntities = try source.map { try JSONText(encoding: $0.entities) }
         return try await database.transaction { conn in
             let usage = output.usage
+            // With `source`, only while the post still reads so: a translation of text edited meanwhile is dropped.
             let inserted = try conn.query("""
                 INSERT INTO mirror.translations (post_id, target_lang, text, entities, translator, input_tokens, output_tokens,
                                                  cache_write_tokens, cache_read_tokens, requests, cost_usd)
-                VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, $10, $11::numeric)
+                SELECT $1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, $10, $11::numeric
+                FROM mirror.posts p
+                WHERE p.id = $1 AND ($12::text IS NULL OR (p.text = $12::text AND p.entities = $13::jsonb))
                 ON CONFLICT (post_id, target_lang) DO NOTHING
                 """, [postID, language.description, output.content.text, entities, translator, usage.inputTokens, usage.outputTokens,
-                      usage.cacheWriteTokens, usage.cacheReadTokens, usage.requests, String(format: "%.6f", usage.costUSD)]).affectedRows
+                      usage.cacheWriteTokens, usage.cacheReadTokens, usage.requests, String(format: "%.6f", usage.costUSD),
+                      source?.text, sourceEntities]).affectedRows
             guard inserted == 1 else { return false }
             try conn.query("DELETE FROM mirror.translation_failures WHERE post_id = $1 AND target_lang = $2", [postID, language.description])
             try Self.recordEvent(conn, kind: "translated", postID: postID, detail: usage.eventDetail.merging([

@@ -16,7 +16,7 @@ public protocol MessageBatchTranslator: Translator {
 public struct BatchCollection: Sendable {
     public var results: [Int64: Result<TranslationOutput, TranslationError>]
     public var requestUsage: [String: TokenUsage]
-    /// `ended`, or `expired`/`canceled` for a batch whose results are gone.
+    /// `processing_status` when collected (`ended`); expired or canceled requests show in their posts' results.
     public var outcome: String
 }
 
@@ -46,7 +46,9 @@ extension ModelTranslator: MessageBatchTranslator {
                 cache: cacheSystemPrompt, stream: false))
         })
         let request = try HTTPRequest.json(claude.settings.baseURL + "/v1/messages/batches", body, headers: claude.headers, timeout: .seconds(300))
-        let (response, _) = try await claude.retry.send(request, over: claude.http, logger: logger, service: "anthropic batches", classify: ClaudeMessagesBackend.classify)
+        // Not repeated after a timeout or 5xx: the batch may exist already, and a second one would be paid twice.
+        let (response, _) = try await claude.retry.send(request, over: claude.http, logger: logger, service: "anthropic batches", idempotent: false,
+                                                        classify: ClaudeMessagesBackend.classify)
         guard let batch = try? JSONDecoder().decode(BatchStatus.self, from: response.body) else {
             throw TranslationError(.transient, "Anthropic returned an unreadable batch (HTTP \(response.status))")
         }

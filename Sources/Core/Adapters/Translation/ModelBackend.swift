@@ -62,8 +62,11 @@ public struct APIRetryPolicy: Sendable {
     /// - Parameter classify: the error for a non-retryable status (401 fatal, 400 rejected…).
     /// - Returns: the 2xx response and the number of requests made. A thrown ``TranslationError`` carries the
     ///   request count in its usage.
+    /// - Parameter idempotent: `false` for a request that must not be made twice (creating a batch): then
+    ///   only answers that mean it was not processed (429, 529) and connections that never reached the server
+    ///   are retried, and a timeout or 5xx ends the attempts.
     public func send(
-        _ request: HTTPRequest, over http: any HTTPTransport, logger: Logger, service: String,
+        _ request: HTTPRequest, over http: any HTTPTransport, logger: Logger, service: String, idempotent: Bool = true,
         classify: (HTTPResponse) -> TranslationError
     ) async throws -> (HTTPResponse, Int) {
         var attempt = 0
@@ -75,7 +78,9 @@ public struct APIRetryPolicy: Sendable {
                 let response = try await http.send(request)
                 if (200..<300).contains(response.status) { return (response, attempt) }
                 let shouldRetry = response[header: "x-should-retry"]
-                let retryable = shouldRetry == "true" || (shouldRetry != "false" && Self.retryableStatuses(response.status))
+                let retryable = idempotent
+                    ? shouldRetry == "true" || (shouldRetry != "false" && Self.retryableStatuses(response.status))
+                    : response.status == 429 || response.status == 529
                 guard retryable else {
                     var error = classify(response)
                     error.usage.requests = attempt
@@ -88,6 +93,9 @@ public struct APIRetryPolicy: Sendable {
                 ])
             } catch let error as HTTPError {
                 guard error.isTransient else { throw TranslationError(.rejected, error.description, usage: TokenUsage(requests: attempt)) }
+                guard idempotent || error.code == .connectionFailed else {
+                    throw TranslationError(.transient, "\(error.description); not repeated, as it may have been processed", usage: TokenUsage(requests: attempt))
+                }
                 failure = error.description
                 wait = backoff(attempt: attempt)
                 logger.warning("\(service) request failed; retrying", ["error": error, "attempt": attempt])

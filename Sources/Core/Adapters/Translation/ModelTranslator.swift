@@ -38,6 +38,8 @@ public struct ModelTranslator: Translator {
         var corrections: [Int64: String] = [:]
         var alone: [TranslationItem] = []
         var aloneTokens: [Int64: Int] = [:]
+        // Why a post asked alone was asked again, for the reason stored if the retry fails too.
+        var firstFailure: [Int64: String] = [:]
         for item in items {
             let outcome = first[item.postID]!
             spent[item.postID, default: TokenUsage()].add(outcome.usage)
@@ -47,8 +49,10 @@ public struct ModelTranslator: Translator {
             case .failure(.truncated(let limit)):
                 alone.append(item)
                 aloneTokens[item.postID] = limit * 2
-            case .failure(.refused) where items.count > 1:
+                firstFailure[item.postID] = "first answer stopped at the output limit (max_tokens \(limit))"
+            case .failure(.refused(let error)) where items.count > 1:
                 alone.append(item)
+                firstFailure[item.postID] = "the request with other posts was refused: \(error.description)"
             case .failure(.refused(let error)), .failure(.api(let error)):
                 results[item.postID] = .failure(with(error, usage: spent[item.postID]!))
             case .failure(.invalid(let reason)):
@@ -75,8 +79,8 @@ public struct ModelTranslator: Translator {
                 case .failure(.truncated(let limit)):
                     results[id] = .failure(TranslationError(.rejected, "translation stopped at the output limit (max_tokens \(limit)) twice; the post is too long to translate whole", usage: spent[id]!))
                 case .failure(.invalid(let reason)):
-                    let first = corrections[id].map { "; first answer: \($0)" } ?? ""
-                    results[id] = .failure(TranslationError(.rejected, "\(reason) (after a corrected retry\(first))", usage: spent[id]!))
+                    let context = corrections[id].map { "after a corrected retry; first answer: \($0)" } ?? "on a retry; \(firstFailure[id] ?? "first attempt failed")"
+                    results[id] = .failure(TranslationError(.rejected, "\(reason) (\(context))", usage: spent[id]!))
                 case .failure(.refused(let error)), .failure(.api(let error)):
                     results[id] = .failure(with(error, usage: spent[id]!))
                 }
@@ -174,10 +178,10 @@ extension TokenUsage {
         costUSD += other.costUSD
     }
 
-    /// Shares in proportion to `weights` whose token counts add up exactly to this usage (largest
-    /// remainders); the requests go to the first share, so a request is counted once.
+    /// Shares in proportion to `weights` whose token counts and micro-dollars add up exactly to this usage
+    /// (largest remainders); the requests go to the first share, so a request is counted once.
     public func split(weights: [Double]) -> [TokenUsage] {
-        guard !weights.isEmpty else { return [] }
+        guard weights.count > 1 else { return weights.isEmpty ? [] : [self] }
         let total = weights.reduce(0, +)
         func parts(_ amount: Int) -> [Int] {
             let exact = weights.map { Double(amount) * $0 / total }
@@ -187,9 +191,11 @@ extension TokenUsage {
             return floors
         }
         let input = parts(inputTokens), output = parts(outputTokens), write = parts(cacheWriteTokens), read = parts(cacheReadTokens)
+        // Costs are stored in micro-dollars; shares of whole micro-dollars add up to the request's stored cost.
+        let micros = parts(Int((costUSD * 1_000_000).rounded()))
         return weights.indices.map { i in
             TokenUsage(inputTokens: input[i], outputTokens: output[i], cacheWriteTokens: write[i], cacheReadTokens: read[i],
-                       requests: i == 0 ? requests : 0, costUSD: costUSD * weights[i] / total)
+                       requests: i == 0 ? requests : 0, costUSD: Double(micros[i]) / 1_000_000)
         }
     }
 }

@@ -32,8 +32,8 @@ public enum TranslationAnswer {
                 throw Rejection("the block for post \(id) never closes")
             }
             var inner = rest[bodyStart..<close.lowerBound]
-            if inner.hasPrefix("\n") { inner = inner.dropFirst() }
-            if inner.hasSuffix("\n") { inner = inner.dropLast() }
+            if inner.first?.isNewline == true { inner = inner.dropFirst() }  // "\n", or "\r\n" (one Character)
+            if inner.last?.isNewline == true { inner = inner.dropLast() }
             blocks[id] = String(inner)
             rest = rest[close.upperBound...]
         }
@@ -53,11 +53,10 @@ public enum TranslationAnswer {
         let trimmed = content.text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty else { throw Rejection("translation is empty") }
 
-        // Protected entities that could not travel as placeholders must still come back unchanged.
+        // Protected entities that could not travel as placeholders must still come back unchanged, each in its own place.
         for (index, entity) in source.entities.enumerated() where rules.protectedKinds.contains(entity.type) && post.placeholders[index] == nil {
             let original = source.substring(utf16: entity.range)
-            let kept = content.entities.contains { $0.type == entity.type && content.substring(utf16: $0.range) == original }
-            guard kept else { throw Rejection("\(entity.type) \(original ?? "") was changed by the translation") }
+            guard content.substring(utf16: ranges[index]) == original else { throw Rejection("\(entity.type) \(original ?? "") was changed by the translation") }
         }
         if rules.hashtags == .translate {
             for entity in content.entities where entity.type == "hashtag" {
@@ -67,11 +66,15 @@ public enum TranslationAnswer {
                 }
             }
         }
-        // Links keep their order: a swapped pair sends readers to the wrong chapter (field report B15).
-        func linkOrder(_ text: FormattedText) -> [String] {
-            text.entities.filter { $0.url != nil }.sorted { $0.offset < $1.offset }.map { $0.url! }
+        // Links keep their order, text links and plain URLs alike: a swapped pair sends readers to the wrong
+        // chapter (field report B15). Compared by target, so two links to the same place may trade places.
+        let links = source.entities.indices.filter { Self.linkKinds.contains(source.entities[$0].type) }
+        func target(_ index: Int, in text: FormattedText, at range: Range<Int>) -> String {
+            source.entities[index].url ?? source.entities[index].userID.map(String.init) ?? text.substring(utf16: range) ?? ""
         }
-        guard linkOrder(content) == linkOrder(source) else { throw Rejection("links come back in a different order than in the post") }
+        let before = links.sorted { source.entities[$0].offset < source.entities[$1].offset }.map { target($0, in: source, at: source.entities[$0].range) }
+        let after = links.sorted { ranges[$0].lowerBound < ranges[$1].lowerBound }.map { target($0, in: content, at: ranges[$0]) }
+        guard before == after else { throw Rejection("links come back in a different order than in the post") }
         for (index, entity) in source.entities.enumerated() {
             let before = source.substring(utf16: entity.range) ?? ""
             let after = content.substring(utf16: ranges[index]) ?? ""
@@ -88,17 +91,19 @@ public enum TranslationAnswer {
         if let chatter = chatter(in: content.text, source: source.text) {
             throw Rejection("translation carries model commentary (\"\(chatter)\")")
         }
-        let missing = post.terms.filter { content.text.range(of: $0.target, options: .caseInsensitive) == nil }
-        if let term = missing.first {
-            throw Rejection("glossary term \"\(term.source)\" must be rendered \"\(term.target)\"")
+        if let term = post.terms.first(where: { !$0.isRendered(in: content.text) }) {
+            throw Rejection("glossary term \"\(term.source)\" must be rendered \"\(term.targets.joined(separator: "\" or \""))\"")
         }
         return (content, post.terms.count)
     }
 
+    static let linkKinds: Set<String> = ["text_link", "url", "text_mention", "mention", "email"]
+
     /// Lines a model adds around a translation ("Here is the translation:", "Note: …"), in the languages
-    /// posts are most often translated into; a source line that starts the same way is not chatter.
+    /// posts are most often translated into. Only a line the source has no counterpart for counts: a
+    /// translation with more lines than its post whose extra first or last line opens like this.
     static let chatterOpenings = [
-        "here is", "here's", "translation:", "translated text:", "sure,", "sure!", "certainly", "i cannot", "i can't", "as an ai",
+        "here is", "here's", "translation:", "translated text:", "sure,", "sure!", "certainly", "as an ai", "i cannot", "i can't",
         "hier ist", "übersetzung:", "voici", "traduction :", "traduction:", "aquí está", "traducción:",
         "вот перевод", "перевод:", "ось переклад", "переклад:",
     ]
@@ -108,15 +113,13 @@ public enum TranslationAnswer {
     ]
 
     static func chatter(in translation: String, source: String) -> String? {
-        let lines = translation.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty }
-        let sourceLines = source.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
-        func inSource(_ marker: String) -> Bool { sourceLines.contains { $0.hasPrefix(marker) } }
-        if let first = lines.first, let marker = chatterOpenings.first(where: { first.hasPrefix($0) }), !inSource(marker) {
-            return excerpt(Substring(first))
+        func lines(_ text: String) -> [String] {
+            text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty }
         }
-        if lines.count > 1, let last = lines.last, let marker = chatterClosings.first(where: { last.hasPrefix($0) }), !inSource(marker) {
-            return excerpt(Substring(last))
-        }
+        let out = lines(translation)
+        guard out.count > lines(source).count else { return nil }
+        if let first = out.first, chatterOpenings.contains(where: { first.hasPrefix($0) }) { return excerpt(Substring(first)) }
+        if let last = out.last, chatterClosings.contains(where: { last.hasPrefix($0) }) { return excerpt(Substring(last)) }
         return nil
     }
 

@@ -25,7 +25,7 @@ public struct TranslationPrompt: Sendable {
             var placeholders: [Int: String] = [:]
             for i in protected { placeholders[i] = item.content.substring(utf16: item.content.entities[i].range) ?? "" }
             return Post(localID: index + 1, item: item, markup: EntityMarkup.encode(item.content, placeholders: protected),
-                        placeholders: placeholders, terms: glossary.terms(occurringIn: item.content.text))
+                        placeholders: placeholders, terms: glossary.terms(occurringIn: Self.translatableText(item.content, protected: protected)))
         }
         var user = "<posts>\n"
         for post in posts {
@@ -39,6 +39,17 @@ public struct TranslationPrompt: Sendable {
             user += "Translate again and follow every rule."
         }
         self.user = user
+    }
+
+    /// The post's text with protected spans blanked: a glossary term inside `#Київ` or a URL is not the
+    /// model's to render, so it is not demanded.
+    static func translatableText(_ content: FormattedText, protected: Set<Int>) -> String {
+        guard !protected.isEmpty else { return content.text }
+        var units = Array(content.text.utf16)
+        for index in protected {
+            for i in content.entities[index].range where units.indices.contains(i) { units[i] = 0x20 }
+        }
+        return String(decoding: units, as: UTF16.self)
     }
 
     /// Room for translations longer than their sources (Cyrillic and CJK run longer in tokens), with a floor.
@@ -74,9 +85,12 @@ public struct TranslationPrompt: Sendable {
             text += "\nStyle: \(rules.style)\n"
         }
         if !glossary.isEmpty {
-            text += "\nGlossary: always render these terms this way, inflected as the sentence needs:\n"
+            text += "\nGlossary: always render these terms exactly this way (or in one of the forms listed):\n"
             for term in glossary.terms {
-                text += "- \(term.source) → \(term.target)\(term.note.isEmpty ? "" : " (\(term.note))")\n"
+                let forms = term.targets
+                text += "- \(term.source) → \(forms.first ?? term.target)"
+                if forms.count > 1 { text += " (also: \(forms.dropFirst().joined(separator: ", ")))" }
+                text += term.note.isEmpty ? "\n" : " (\(term.note))\n"
             }
         }
         text += """
