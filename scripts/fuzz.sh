@@ -16,7 +16,9 @@ core="$ROOT/Sources/Core"
 sources=(
     "$core"/Domain/*.swift "$core/Ports/PostSource.swift" "$core/Adapters/TelegramExport/TelegramDesktopExport.swift"
     "$core/Adapters/BotAPI/BotAPIUpdates.swift" "$core/Adapters/Telegram/BotAPIError.swift"
-    "$core/Adapters/TelegramWeb/WebPreviewPage.swift" "$core/Adapters/Translation/EntityMarkup.swift" "$ROOT/Fuzz/FuzzTarget.swift"
+    "$core/Adapters/TelegramWeb/WebPreviewPage.swift" "$core/Adapters/Translation/EntityMarkup.swift" "$core/Ports/Translator.swift"
+    "$core/Adapters/Translation/TranslationRules.swift" "$core/Adapters/Translation/TranslationPrompt.swift"
+    "$core/Adapters/Translation/TranslationAnswer.swift" "$ROOT/Fuzz/FuzzTarget.swift"
 )
 total_crashes=0
 for target in EXPORT BOTAPI WEBPREVIEW MARKUP; do
@@ -27,7 +29,8 @@ for target in EXPORT BOTAPI WEBPREVIEW MARKUP; do
         EXPORT) max_len=100000; cp "$fixtures"/telegram_desktop_export/*.json "$ROOT/Samples/sample_export/result.json" "$dir/corpus/" ;;
         BOTAPI) cp "$fixtures"/bot_api_updates/*.json "$fixtures"/bot_api_updates/nutgram_fixtures/*.json "$dir/corpus/" ;;
         WEBPREVIEW) max_len=30000; cp "$fixtures"/tme_s_html/*.html "$dir/corpus/" ;;
-        MARKUP) printf '<e0>a</e0><e1>b</e1><e2>c</e2>' >"$dir/corpus/seed1"; printf '<e0>x<e1>y</e1></e0>&amp;<e2>z</e2>' >"$dir/corpus/seed2" ;;
+        MARKUP) printf '<e0>a</e0><e1>b</e1><e2>c</e2>' >"$dir/corpus/seed1"; printf '<e0>x<e1>y</e1></e0>&amp;<e2>z</e2>' >"$dir/corpus/seed2"
+                printf '<translation id="1">\n<e0>b</e0><e1>b</e1><e2/>\n</translation>' >"$dir/corpus/seed3" ;;
     esac
     say "building fuzz target $target"
     swiftc -sanitize=fuzzer,address -parse-as-library -O -D "FUZZ_$target" "${sources[@]}" -o "$dir/fuzz" 2>&1 | grep -E "error" && die "fuzz target $target did not build"
