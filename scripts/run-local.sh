@@ -6,7 +6,8 @@
 #
 # Without an argument it uses the real Russian export in ../shared/fixtures when present, otherwise the
 # sample export in Samples/. Output lands in out/channel-<id>-<lang>/ (publications.jsonl, index.html).
-# Translation is offline (pseudo-translator) unless ANTHROPIC_API_KEY is set.
+# Translation is offline (pseudo-translator) unless ANTHROPIC_API_KEY is set; then it is live (no Message
+# Batches unless TRANSLATE_BATCH_API_THRESHOLD is set).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -41,6 +42,9 @@ export TARGET_LANG="${TARGET_LANG:-en}"
 name="channel-$channel_id-$(printf '%s' "$TARGET_LANG" | tr '[:upper:]' '[:lower:]')"
 export DATABASE_URL="host=$sock dbname=mirror user=postgres"
 export SRC_CHANNEL="export:$export_path"
+# End to end in this run: with ANTHROPIC_API_KEY set, a whole export would otherwise be a backlog for the
+# Message Batches API, translated within 24 hours by a later run.
+export TRANSLATE_BATCH_API_THRESHOLD="${TRANSLATE_BATCH_API_THRESHOLD:-0}"
 export DST_CHANNEL="files:$ROOT/out/$name"
 
 "$bin" migrate

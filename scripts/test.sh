@@ -30,4 +30,8 @@ cd "$ROOT"
 swift build --build-tests 2>&1 | grep -E 'error|warning: unre|Compiling|Build complete' | tail -n 5 || true
 bin_path="$(swift build --show-bin-path)"
 export JOBRUNNER_BIN="$bin_path/JobRunner"
+# The release binary too, as Heroku builds it: the optimiser has changed behaviour before (DeploymentTests).
+swift build -c release --product JobRunner 2>&1 | grep -E 'error' || true
+JOBRUNNER_RELEASE_BIN="$(swift build -c release --show-bin-path)/JobRunner"
+export JOBRUNNER_RELEASE_BIN
 swift test "$@"

@@ -117,10 +117,11 @@ public struct TranslatePendingJob: Job {
                     var fatal: (any Error)?
                     for (chunk, result) in zip(round, results) {
                         // What the other requests of the round brought back was paid for: stored before a fatal error ends the job.
-                        guard case .success(let outcome) = result else {
-                            if case .failure(let error) = result { fatal = fatal ?? error }
+                        if let error = result.error {
+                            fatal = fatal ?? error
                             continue
                         }
+                        let outcome = result.results
                         try await record(chunk, outcome, pair: pair, context: context, progress: progress, summary: &summary)
                         for item in chunk {
                             guard case .failure(let error)? = outcome[item.postID] else { transientOnly = false; continue }
@@ -144,25 +145,36 @@ public struct TranslatePendingJob: Job {
         }
     }
 
-    /// Up to one request per chunk in flight at once; results in the chunks' order. The HTTP transfers run
-    /// off the cooperative pool (``HTTPClient``), so waiting here blocks no thread.
-    /// Each request's outcomes, or the fatal error it ended with.
-    static func translateConcurrently(
-        _ chunks: [[TranslationItem]], translator: any Translator, language: LanguageCode, glossary: Glossary
-    ) async -> [Result<[Int64: Result<TranslationOutput, TranslationError>], any Error>] {
-        await withTaskGroup(of: (Int, Result<[Int64: Result<TranslationOutput, TranslationError>], any Error>).self) { group in
-            for (index, chunk) in chunks.enumerated() {
-                group.addTask {
-                    do { return (index, .success(try await translator.translate(chunk, to: language, glossary: glossary))) } catch { return (index, .failure(error)) }
-                }
-            }
-            var results = [Result<[Int64: Result<TranslationOutput, TranslationError>], any Error>](repeating: .success([:]), count: chunks.count)
-            for await (index, result) in group { results[index] = result }
-            return results
-        }
+    /// What one request brought back, or the fatal error it ended with.
+    struct RequestOutcome: Sendable {
+        var index: Int
+        var results: [Int64: Result<TranslationOutput, TranslationError>] = [:]
+        var error: (any Error)?
     }
 
-    /// Stores each post's outcome of one request, and the request's bill.
+    /// Up to one request per chunk in flight at once; each request's outcome, in the chunks' order. The HTTP
+    /// transfers run off the cooperative pool (``HTTPClient``), so waiting here blocks no thread.
+    static func translateConcurrently(
+        _ chunks: [[TranslationItem]], translator: any Translator, language: LanguageCode, glossary: Glossary
+    ) async -> [RequestOutcome] {
+        // A struct, not a tuple holding a `Result<_, any Error>`: the latter came back with a garbled index
+        // from child tasks in release builds (Swift 6.3.1).
+        var outcomes = chunks.indices.map { RequestOutcome(index: $0) }
+        await withTaskGroup(of: RequestOutcome.self) { group in
+            for (index, chunk) in chunks.enumerated() {
+                group.addTask {
+                    do {
+                        return RequestOutcome(index: index, results: try await translator.translate(chunk, to: language, glossary: glossary))
+                    } catch {
+                        return RequestOutcome(index: index, error: error)
+                    }
+                }
+            }
+            for await outcome in group { outcomes[outcome.index] = outcome }
+        }
+        return outcomes
+    }
+
     /// Posts in `stale` changed since they were sent: their share of the bill counts, their outcome does not.
     private func record(
         _ chunk: [TranslationItem], _ outcome: [Int64: Result<TranslationOutput, TranslationError>], pair: Pair, viaBatch: Bool = false,

@@ -160,6 +160,30 @@ import Core
         }
     }
 
+    @Test(arguments: ["ru", "zh"])
+    func theReleaseBuildTranslatesARealExportThroughClaudeInBatchedRequests(export: String) async throws {
+        // Heroku runs the release build; the optimiser once garbled results of concurrent requests there.
+        let claude = try EchoAnthropic()
+        let path = try (export == "ru" ? Paths.russianExport : Paths.chineseExport).path
+        try await TestDatabase.withFresh { url in
+            try await Paths.withTemporaryDirectory { dir in
+                let env = ["DATABASE_URL": url, "SRC_CHANNEL": "export:\(path)", "DST_CHANNEL": "files:\(dir.path)/out", "TARGET_LANG": "en",
+                           "ANTHROPIC_API_KEY": "sk-ant-release-0001", "ANTHROPIC_BASE_URL": claude.baseURL, "TRANSLATE_BATCH_API_THRESHOLD": "0",
+                           "LOG_LEVEL": "warning"]
+                let bin = try Paths.releaseJobRunner
+                #expect(try ProcessRunner.run(bin, ["migrate"], environment: env).status == 0)
+                let all = try ProcessRunner.run(bin, ["all"], environment: env)
+                #expect(all.status == 0, "\(all.stderr)")
+                let translated = export == "ru" ? 1195 : 673
+                #expect(all.stdout.contains(" translated=\(translated) ") && all.stdout.contains(" failed=0 ") && all.stdout.contains(" waiting=0"), "\(all.stdout)")
+                // The echo model returns each post as its translation: every published text is its source's.
+                let items = try FileDestination(directory: dir.path + "/out").readRecords().flatMap(\.items)
+                #expect(!items.isEmpty && items.allSatisfy { $0.published.text == $0.source.text && Set($0.published.entities) == Set($0.source.entities) })
+                #expect(claude.requests * 10 <= translated)  // several posts per request
+            }
+        }
+    }
+
     @Test func thePipelineRunsThroughPgBouncerInTransactionModeAsItDoesDirectly() async throws {
         let bouncer = try #require(ProcessInfo.processInfo.environment["TEST_PGBOUNCER_URL"])
         try await TestDatabase.withFresh { url in

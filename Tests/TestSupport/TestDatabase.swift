@@ -52,6 +52,10 @@ public enum Paths {
         public var description: String { "fixture \(path) is missing; the tests need ../shared/fixtures beside the repository" }
     }
 
+    public struct MissingRelease: Error, CustomStringConvertible {
+        public var description: String { "JOBRUNNER_RELEASE_BIN is not set; run the tests through scripts/test.sh, which builds the release binary" }
+    }
+
     /// A file under `../shared/fixtures`.
     public static func fixture(_ relative: String) throws -> URL {
         let url = repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/fixtures").appendingPathComponent(relative)
@@ -71,6 +75,16 @@ public enum Paths {
     public static var jobRunner: URL {
         if let path = ProcessInfo.processInfo.environment["JOBRUNNER_BIN"], !path.isEmpty { return URL(fileURLWithPath: path) }
         return repositoryRoot.appendingPathComponent(".build/debug/JobRunner")
+    }
+
+    /// The release build of `JobRunner` (scripts/test.sh builds it and exports its path).
+    public static var releaseJobRunner: URL {
+        get throws {
+            guard let path = ProcessInfo.processInfo.environment["JOBRUNNER_RELEASE_BIN"], !path.isEmpty else {
+                throw MissingRelease()
+            }
+            return URL(fileURLWithPath: path)
+        }
     }
 
     /// A new empty temporary folder, removed after `body`.
