@@ -31,7 +31,7 @@ swift build --build-tests 2>&1 | grep -E 'error|warning: unre|Compiling|Build co
 bin_path="$(swift build --show-bin-path)"
 export JOBRUNNER_BIN="$bin_path/JobRunner"
 # The release binary too, as Heroku builds it: the optimiser has changed behaviour before (DeploymentTests).
-swift build -c release --product JobRunner 2>&1 | grep -E 'error' || true
+swift build -c release --product JobRunner 2>&1 | grep -E 'error:' || true
 JOBRUNNER_RELEASE_BIN="$(swift build -c release --show-bin-path)/JobRunner"
 export JOBRUNNER_RELEASE_BIN
 swift test "$@"
