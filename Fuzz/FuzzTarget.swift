@@ -30,7 +30,7 @@ public func fuzzOne(_ bytes: UnsafePointer<UInt8>, _ count: Int) -> CInt {
     let prompt = TranslationPrompt(items: [TranslationItem(postID: 1, content: source)], language: LanguageCode("en")!,
                                    rules: TranslationRules(), glossary: Glossary([Glossary.Term(source: "a", target: "b")]))
     if let blocks = try? TranslationAnswer.blocks(String(decoding: data, as: UTF8.self), expecting: [1]), let markup = blocks[1],
-        let (decoded, _) = try? TranslationAnswer.validate(markup, post: prompt.posts[0], rules: TranslationRules()) {
+        let decoded = try? TranslationAnswer.validate(markup, post: prompt.posts[0], rules: TranslationRules()) {
         check(decoded)
     }
     #endif

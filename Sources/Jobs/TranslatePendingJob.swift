@@ -16,7 +16,7 @@ import Foundation
 public struct TranslatePendingJob: Job {
     public static let name = "translate-pending"
     public static let counters = ["translated", "failed", "batched"]
-    /// How long a claimed batch stays claimed if its runner dies; renewed after every round of requests.
+    /// How long claimed posts stay claimed if their runner dies; a heartbeat renews them while the run works.
     static let claimTTL: Duration = .seconds(300)
     /// Rounds of requests in a row that all failed for the API's sake before the run gives up on it.
     static let outageRounds = 2
@@ -122,14 +122,13 @@ public struct TranslatePendingJob: Job {
                             continue
                         }
                         let outcome = result.results
-                        try await record(chunk, outcome, pair: pair, context: context, progress: progress, summary: &summary)
+                        try await record(chunk, outcome, language: pair.language, context: context, progress: progress, summary: &summary)
                         for item in chunk {
                             guard case .failure(let error)? = outcome[item.postID] else { transientOnly = false; continue }
                             if error.kind == .transient { blocked = blocked || context.config.strictOrder } else { transientOnly = false }
                         }
                     }
                     if let fatal { throw fatal }
-                    try await context.store.renewTranslationClaims(holder: holder, ttl: Self.claimTTL)
                     if blocked {
                         // Field report B20: in strict order nothing of this language may overtake the post that failed.
                         context.logger.warning("translation failed in strict order; the next run resumes at that post", ["target_lang": pair.language])
@@ -177,36 +176,29 @@ public struct TranslatePendingJob: Job {
 
     /// Posts in `stale` changed since they were sent: their share of the bill counts, their outcome does not.
     private func record(
-        _ chunk: [TranslationItem], _ outcome: [Int64: Result<TranslationOutput, TranslationError>], pair: Pair, viaBatch: Bool = false,
+        _ chunk: [TranslationItem], _ outcome: [Int64: Result<TranslationOutput, TranslationError>], language: LanguageCode, viaBatch: Bool = false,
         stale: Set<Int64> = [], context: JobContext, progress: ProgressReporter, summary: inout JobSummary
     ) async throws {
         var bill = TokenUsage()
         var translated = 0
         for item in chunk {
-            if stale.contains(item.postID) {
-                switch outcome[item.postID] {
-                case .success(let output)?: bill.add(output.usage)
-                case .failure(let error)?: bill.add(error.usage)
-                case nil: break
-                }
-                continue
-            }
+            let result = outcome[item.postID]
+            if let result { bill.add(result.usage) }
+            if stale.contains(item.postID) { continue }
             defer { progress.advance() }
-            switch outcome[item.postID] {
+            switch result {
             case .success(let output)?:
-                bill.add(output.usage)
                 // Stored only if the post still reads as it did when sent (an edit meanwhile asks for a new translation).
-                if try await context.store.saveTranslation(postID: item.postID, language: pair.language, output: output,
+                if try await context.store.saveTranslation(postID: item.postID, language: language, output: output,
                                                            translator: context.translator.name, source: item.content) {
                     summary["translated"] += 1
                     translated += 1
                 }
             case .failure(let error)?:
-                bill.add(error.usage)
                 summary["failed"] += 1
                 context.logger.warning("translation failed", ["post_id": item.postID, "error": error.description, "transient": error.kind == .transient])
                 if try await context.store.recordTranslationFailure(
-                    postID: item.postID, language: pair.language, reason: error.description, usage: error.usage,
+                    postID: item.postID, language: language, reason: error.description, usage: error.usage,
                     parkNow: error.kind == .rejected, parkAfter: context.config.translation.maxAttempts) {
                     context.logger.warning("post parked; `JobRunner retry \(item.postID)` tries again", ["post_id": item.postID, "reason": error.description])
                 }
@@ -216,7 +208,7 @@ public struct TranslatePendingJob: Job {
         }
         if bill.requests > 0 || bill.inputTokens > 0 {
             try await context.store.recordTranslationRequest(.init(
-                translator: context.translator.name, language: pair.language, viaBatch: viaBatch, posts: chunk.count, translated: translated, usage: bill))
+                translator: context.translator.name, language: language, viaBatch: viaBatch, posts: chunk.count, translated: translated, usage: bill))
         }
     }
 
@@ -281,8 +273,7 @@ public struct TranslatePendingJob: Job {
             let progress = context.progress(Self.name + " (batch)", total: submitted.values.reduce(0) { $0 + $1.count } - stale.count, unit: "posts")
             for customID in submitted.keys.sorted() {
                 guard let chunk = submitted[customID], !chunk.isEmpty else { continue }
-                let pair = Pair(chatID: 0, language: batch.language)
-                try await record(chunk, collection.results, pair: pair, viaBatch: true, stale: stale, context: context, progress: progress, summary: &summary)
+                try await record(chunk, collection.results, language: batch.language, viaBatch: true, stale: stale, context: context, progress: progress, summary: &summary)
             }
             progress.finish()
             try await context.store.closeBatch(batch.id, outcome: collection.outcome)

@@ -363,7 +363,7 @@ import TestSupport
         TranslationPrompt(items: [TranslationItem(postID: 1, content: content)], language: LanguageCode(language)!, rules: TranslationRules(), glossary: glossary).posts[0]
     }
     func verdict(_ markup: String, _ post: TranslationPrompt.Post) -> String {
-        do { return "accepted: " + (try TranslationAnswer.validate(markup, post: post, rules: TranslationRules()).0.text) } catch { return "rejected: \(error.description)" }
+        do { return "accepted: " + (try TranslationAnswer.validate(markup, post: post, rules: TranslationRules()).text) } catch { return "rejected: \(error.description)" }
     }
 
     @Test func aURLThatTravelsAsTagsIsCheckedInItsOwnPlace() {

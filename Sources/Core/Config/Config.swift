@@ -254,14 +254,7 @@ public struct Config: Sendable {
         if !(apiURL.hasPrefix("https://") || apiURL.hasPrefix("http://")) {
             problems.append("TELEGRAM_API_URL=\(apiURL) is not an http(s) URL; unset it to use \(defaultTelegramAPIURL)")
         }
-        var perMinute = defaultPostsPerMinute
-        if let raw = values["TELEGRAM_POSTS_PER_MINUTE"] {
-            if let n = Int(raw.trimmingWhitespace()), (1...600).contains(n) {
-                perMinute = n
-            } else {
-                problems.append("TELEGRAM_POSTS_PER_MINUTE=\(raw) is not a number from 1 to 600; unset it for \(defaultPostsPerMinute)")
-            }
-        }
+        let perMinute = integer(values, "TELEGRAM_POSTS_PER_MINUTE", 1...600, default: defaultPostsPerMinute, problems: &problems)
         var telegram: TelegramSettings?
         if let token = values["TELEGRAM_BOT_TOKEN"]?.trimmingWhitespace(), !token.isEmpty {
             // The shape of a Bot API token: the bot id, a colon, and a 35-character secret.
@@ -282,12 +275,7 @@ public struct Config: Sendable {
         case let other?: problems.append("PUBLISH_UNCERTAIN=\(other) is not a policy; use park (the default) or resend")
         }
 
-        var strictOrder = false
-        switch values["STRICT_ORDER"]?.trimmingWhitespace().lowercased() {
-        case nil, "false", "0", "no": break
-        case "true", "1", "yes": strictOrder = true
-        case let other?: problems.append("STRICT_ORDER=\(other) is not true or false; unset it for false")
-        }
+        let strictOrder = flag(values, "STRICT_ORDER", default: false, problems: &problems)
 
         guard problems.isEmpty, let database, let source, let destination, let language else {
             throw ValidationError(problems: problems)
@@ -304,26 +292,34 @@ public struct Config: Sendable {
         )
     }
 
+    /// `name` as a whole number in `range`, or `value` when unset; a bad value is a problem naming the range.
+    static func integer(_ values: [String: String], _ name: String, _ range: ClosedRange<Int>, default value: Int, problems: inout [String]) -> Int {
+        guard let raw = values[name]?.trimmingWhitespace() else { return value }
+        guard let n = Int(raw), range.contains(n) else {
+            problems.append("\(name)=\(raw) is not a number from \(range.lowerBound) to \(range.upperBound); unset it for \(value)")
+            return value
+        }
+        return n
+    }
+
+    /// `name` as true/false (also 1/0, yes/no), or `value` when unset.
+    static func flag(_ values: [String: String], _ name: String, default value: Bool, problems: inout [String]) -> Bool {
+        switch values[name]?.trimmingWhitespace().lowercased() {
+        case nil: return value
+        case "true", "1", "yes": return true
+        case "false", "0", "no": return false
+        case let other?:
+            problems.append("\(name)=\(other) is not true or false; unset it for \(value)")
+            return value
+        }
+    }
+
     static func translationSettings(_ values: [String: String], anthropic: AnthropicSettings?, problems: inout [String], redactor: SecretRedactor) -> TranslationSettings {
         var settings = TranslationSettings()
         func integer(_ name: String, _ range: ClosedRange<Int>, default value: Int) -> Int {
-            guard let raw = values[name]?.trimmingWhitespace() else { return value }
-            guard let n = Int(raw), range.contains(n) else {
-                problems.append("\(name)=\(raw) is not a number from \(range.lowerBound) to \(range.upperBound); unset it for \(value)")
-                return value
-            }
-            return n
+            Config.integer(values, name, range, default: value, problems: &problems)
         }
-        func flag(_ name: String, default value: Bool) -> Bool {
-            switch values[name]?.trimmingWhitespace().lowercased() {
-            case nil: return value
-            case "true", "1", "yes": return true
-            case "false", "0", "no": return false
-            case let other?:
-                problems.append("\(name)=\(other) is not true or false; unset it for \(value)")
-                return value
-            }
-        }
+        func flag(_ name: String, default value: Bool) -> Bool { Config.flag(values, name, default: value, problems: &problems) }
 
         let providerName = values["TRANSLATOR"]?.trimmingWhitespace().lowercased()
         switch providerName {

@@ -62,6 +62,16 @@ public struct TranslationError: Error, CustomStringConvertible, Sendable {
     }
 }
 
+extension Result where Success == TranslationOutput, Failure == TranslationError {
+    /// What producing this outcome cost, a failure included.
+    public var usage: TokenUsage {
+        switch self {
+        case .success(let output): output.usage
+        case .failure(let error): error.usage
+        }
+    }
+}
+
 /// One post of a translation request.
 public struct TranslationItem: Sendable {
     public var postID: Int64

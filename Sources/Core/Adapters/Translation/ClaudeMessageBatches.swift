@@ -12,10 +12,9 @@ public protocol MessageBatchTranslator: Translator {
     func collectBatch(_ id: String, requests: [String: [TranslationItem]], to language: LanguageCode, glossary: Glossary) async throws -> BatchCollection?
 }
 
-/// What an ended batch returned: an outcome for every post asked for, and the bill of each request.
+/// What an ended batch returned: an outcome for every post asked for, each with its share of the bill.
 public struct BatchCollection: Sendable {
     public var results: [Int64: Result<TranslationOutput, TranslationError>]
-    public var requestUsage: [String: TokenUsage]
     /// `processing_status` when collected (`ended`); expired or canceled requests show in their posts' results.
     public var outcome: String
 }
@@ -80,7 +79,7 @@ extension ModelTranslator: MessageBatchTranslator {
                 lines[parsed.customID] = parsed
             }
         }
-        var collection = BatchCollection(results: [:], requestUsage: [:], outcome: "ended")
+        var collection = BatchCollection(results: [:], outcome: "ended")
         for (customID, items) in requests {
             let prompt = TranslationPrompt(items: items, language: language, rules: rules, glossary: glossary)
             guard let line = lines[customID], line.result.type == "succeeded", let message = line.result.message else {
@@ -90,27 +89,18 @@ extension ModelTranslator: MessageBatchTranslator {
                 for item in items { collection.results[item.postID] = .failure(TranslationError(.transient, why)) }
                 continue
             }
-            let reply = claude.reply(from: message, requests: 1, batch: true)
-            collection.requestUsage[customID] = reply.usage
-            let terms = Dictionary(uniqueKeysWithValues: prompt.posts.map { ($0.item.postID, $0.terms.count) })
-            for (postID, outcome) in judge(reply, prompt: prompt, limit: prompt.maxTokens) {
+            let outcomes = judge(claude.reply(from: message, requests: 1, batch: true), prompt: prompt, limit: prompt.maxTokens)
+            for post in prompt.posts {
+                let outcome = outcomes[post.item.postID]!
                 switch outcome.result {
                 case .success(let content):
-                    collection.results[postID] = .success(TranslationOutput(content: content, usage: outcome.usage, glossaryHits: terms[postID] ?? 0))
+                    collection.results[post.item.postID] = .success(TranslationOutput(content: content, usage: outcome.usage, glossaryHits: post.terms.count))
                 case .failure(let failure):
-                    collection.results[postID] = .failure(TranslationError(.transient, "batch answer not accepted: \(Self.describe(failure))", usage: outcome.usage))
+                    collection.results[post.item.postID] = .failure(TranslationError(.transient, "batch answer not accepted: \(failure)", usage: outcome.usage))
                 }
             }
         }
         return collection
-    }
-
-    static func describe(_ failure: Failure) -> String {
-        switch failure {
-        case .truncated(let limit): return "stopped at the output limit (max_tokens \(limit))"
-        case .invalid(let reason): return reason
-        case .refused(let error), .api(let error): return error.description
-        }
     }
 }
 

@@ -34,18 +34,20 @@ public struct ModelTranslator: Translator {
     public func translate(_ items: [TranslationItem], to language: LanguageCode, glossary: Glossary) async throws -> [Int64: Result<TranslationOutput, TranslationError>] {
         var results: [Int64: Result<TranslationOutput, TranslationError>] = [:]
         var spent: [Int64: TokenUsage] = [:]
-        let first = try await attempt(TranslationPrompt(items: items, language: language, rules: rules, glossary: glossary), maxTokens: nil)
+        let prompt = TranslationPrompt(items: items, language: language, rules: rules, glossary: glossary)
+        let first = try await attempt(prompt, maxTokens: nil)
         var corrections: [Int64: String] = [:]
         var alone: [TranslationItem] = []
         var aloneTokens: [Int64: Int] = [:]
         // Why a post asked alone was asked again, for the reason stored if the retry fails too.
         var firstFailure: [Int64: String] = [:]
-        for item in items {
+        for post in prompt.posts {
+            let item = post.item
             let outcome = first[item.postID]!
             spent[item.postID, default: TokenUsage()].add(outcome.usage)
             switch outcome.result {
             case .success(let content):
-                results[item.postID] = .success(TranslationOutput(content: content, usage: spent[item.postID]!, glossaryHits: Self.hits(item, glossary)))
+                results[item.postID] = .success(TranslationOutput(content: content, usage: spent[item.postID]!, glossaryHits: post.terms.count))
             case .failure(.truncated(let limit)):
                 alone.append(item)
                 aloneTokens[item.postID] = limit * 2
@@ -89,10 +91,6 @@ public struct ModelTranslator: Translator {
         return results
     }
 
-    static func hits(_ item: TranslationItem, _ glossary: Glossary) -> Int {
-        glossary.isEmpty ? 0 : glossary.terms(occurringIn: item.content.text).count
-    }
-
     private func with(_ error: TranslationError, usage: TokenUsage) -> TranslationError {
         var error = error
         error.usage = usage
@@ -101,13 +99,21 @@ public struct ModelTranslator: Translator {
 
     // MARK: - One request
 
-    enum Failure: Error {
+    enum Failure: Error, CustomStringConvertible {
         case truncated(limit: Int)
         case invalid(String)
         /// The API refused the request (400, 413).
         case refused(TranslationError)
         /// The API was unavailable after retries.
         case api(TranslationError)
+
+        var description: String {
+            switch self {
+            case .truncated(let limit): "stopped at the output limit (max_tokens \(limit))"
+            case .invalid(let reason): reason
+            case .refused(let error), .api(let error): error.description
+            }
+        }
     }
 
     struct Outcome {
@@ -150,7 +156,7 @@ public struct ModelTranslator: Translator {
         return Self.spread(prompt, usage: reply.usage) { post in
             guard let markup = blocks[post.localID] else { return .failure(.invalid("the answer has no block for this post")) }
             do {
-                return .success(try TranslationAnswer.validate(markup, post: post, rules: rules).0)
+                return .success(try TranslationAnswer.validate(markup, post: post, rules: rules))
             } catch {
                 return .failure(.invalid("\(error)"))
             }

@@ -41,7 +41,7 @@ public enum TranslationAnswer {
     }
 
     /// Decodes one post's markup and checks it against its source; the result is safe to publish.
-    public static func validate(_ markup: String, post: TranslationPrompt.Post, rules: TranslationRules) throws(Rejection) -> (FormattedText, glossaryHits: Int) {
+    public static func validate(_ markup: String, post: TranslationPrompt.Post, rules: TranslationRules) throws(Rejection) -> FormattedText {
         let source = post.item.content
         let content: FormattedText
         let ranges: [Range<Int>]
@@ -54,7 +54,8 @@ public enum TranslationAnswer {
         guard !trimmed.isEmpty else { throw Rejection("translation is empty") }
 
         // Protected entities that could not travel as placeholders must still come back unchanged, each in its own place.
-        for (index, entity) in source.entities.enumerated() where rules.protectedKinds.contains(entity.type) && post.placeholders[index] == nil {
+        let protectedKinds = rules.protectedKinds
+        for (index, entity) in source.entities.enumerated() where protectedKinds.contains(entity.type) && post.placeholders[index] == nil {
             let original = source.substring(utf16: entity.range)
             guard content.substring(utf16: ranges[index]) == original else { throw Rejection("\(entity.type) \(original ?? "") was changed by the translation") }
         }
@@ -94,7 +95,7 @@ public enum TranslationAnswer {
         if let term = post.terms.first(where: { !$0.isRendered(in: content.text) }) {
             throw Rejection("glossary term \"\(term.source)\" must be rendered \"\(term.targets.joined(separator: "\" or \""))\"")
         }
-        return (content, post.terms.count)
+        return content
     }
 
     static let linkKinds: Set<String> = ["text_link", "url", "text_mention", "mention", "email"]
