@@ -37,6 +37,10 @@ import Core
                 // `-` reads stdin (`heroku run --no-tty JobRunner glossary import - < terms.csv`).
                 let piped = try ProcessRunner.run(Paths.jobRunner, ["glossary", "import", "-", "--to", "de"], environment: env, input: Data("Київ,Kyjiw\n".utf8))
                 #expect(piped.stdout == "imported 1 term(s) for uk→de; the glossary now holds 1\n")
+                // An empty stdin with --replace would wipe the pair: refused, nothing changes.
+                let empty = try ProcessRunner.run(Paths.jobRunner, ["glossary", "import", "-", "--replace"], environment: env, input: Data())
+                #expect(empty.status == 1 && empty.stderr.contains("stdin holds no terms (rows source,target[,note]); nothing was imported"))
+                #expect(try run(["glossary", "export"], env: env).stdout == "source,target,note\r\nтривога,Air alert,\r\n")
                 let unpaired = try run(["glossary", "export"], env: ["DATABASE_URL": url, "TARGET_LANG": "en"])
                 #expect(unpaired.status == 64)
                 #expect(unpaired.stderr.contains("glossary needs the source language: pass --from uk or set SOURCE_LANG"))

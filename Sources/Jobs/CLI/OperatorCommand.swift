@@ -68,6 +68,11 @@ enum OperatorCommand {
                 CommandLineTool.printError("\(path): \(error.description); nothing was imported")
                 return .failure
             }
+            // An empty file (or an empty stdin) is a mistake, and with --replace it would wipe the glossary.
+            guard !parsed.terms.isEmpty else {
+                CommandLineTool.printError("\(path == "-" ? "stdin" : path) holds no terms (rows source,target[,note]); nothing was imported")
+                return .failure
+            }
             let total = try await store.importGlossary(parsed, from: from, to: to, replace: invocation.replace)
             write("imported \(parsed.terms.count) term(s) for \(from)→\(to); the glossary now holds \(total)\n")
         case .export:
