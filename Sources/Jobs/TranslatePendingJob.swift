@@ -95,6 +95,14 @@ public struct TranslatePendingJob: Job {
         let limits = translator.batchLimits
         languages: for pair in pairs {
             let glossary = try await glossary(for: pair.language, context: context)
+            if let source = context.config.translation.sourceLanguage {
+                if translator is ModelTranslator {
+                    context.logger.info("glossary", ["pair": "\(source)→\(pair.language)", "terms": glossary.terms.count])
+                } else if !glossary.isEmpty {
+                    context.logger.warning("this translator does not apply the glossary; only Claude and OpenAI-compatible translators do",
+                                           ["translator": translator.name, "pair": "\(source)→\(pair.language)", "terms": glossary.terms.count])
+                }
+            }
             var cursor: Int64 = .min
             var failedRounds = 0
             pages: while !context.stop.isStopRequested {

@@ -49,6 +49,16 @@ import TestSupport
         #expect(body["model"] as? String == "qwen2.5:7b" && body["max_tokens"] as? Int == 1024)
     }
 
+    @Test func aServerThatIsNotRunningIsNamedWithWhatToCheck() async throws {
+        // Port 9 (discard) on loopback: nothing listens, the connection is refused.
+        let settings = OpenAIChatBackend.Settings(baseURL: "http://127.0.0.1:9", model: "qwen2.5:7b")
+        let backend = OpenAIChatBackend(settings: settings, http: HTTPClient(), logger: Logger(level: .error), retry: APIRetryPolicy(maxAttempts: 2, baseDelay: .milliseconds(10)))
+        let error = await #expect(throws: TranslationError.self) { try await backend.complete(system: "s", user: "u", maxTokens: 16, cacheSystemPrompt: false) }
+        #expect(error?.kind == .transient)
+        #expect(error?.description.hasPrefix("http connectionFailed POST http://127.0.0.1:9/v1/chat/completions") == true)
+        #expect(error?.description.hasSuffix(" after 2 attempts; check that a server runs at OPENAI_BASE_URL") == true)
+    }
+
     @Test func finishReasonLengthIsTruncationAndABadKeyNamesTheVariable() async throws {
         let queue = FakeAnthropicQueue([Self.completion("<translation id=\"1\">\nAl", finish: "length"), Self.completion("<translation id=\"1\">\nAlert!\n</translation>")])
         let server = try LocalHTTPServer { _ in queue.next() }

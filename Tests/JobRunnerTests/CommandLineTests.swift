@@ -32,7 +32,7 @@ import Core
                 try Data("a,b\nc\n".utf8).write(to: csv)
                 let broken = try run(["glossary", "import", csv.path], env: env)
                 #expect(broken.status == 1)
-                #expect(broken.stderr.contains("row 2 has 1 fields; each row is source,target or source,target,note; nothing was imported"))
+                #expect(broken.stderr.contains("row 2 has 1 field; each row is source,target or source,target,note; nothing was imported"))
                 #expect(try run(["glossary", "export"], env: env).stdout == "source,target,note\r\nтривога,Air alert,\r\n")
                 // `-` reads stdin (`heroku run --no-tty JobRunner glossary import - < terms.csv`).
                 let piped = try ProcessRunner.run(Paths.jobRunner, ["glossary", "import", "-", "--to", "de"], environment: env, input: Data("Київ,Kyjiw\n".utf8))
@@ -41,6 +41,20 @@ import Core
                 let empty = try ProcessRunner.run(Paths.jobRunner, ["glossary", "import", "-", "--replace"], environment: env, input: Data())
                 #expect(empty.status == 1 && empty.stderr.contains("stdin holds no terms (rows source,target[,note]); nothing was imported"))
                 #expect(try run(["glossary", "export"], env: env).stdout == "source,target,note\r\nтривога,Air alert,\r\n")
+                // A Windows-1252 file from Excel, a missing file, a pair of one language: refused with the fix.
+                try Data([0x63, 0x61, 0x66, 0xE9, 0x2C, 0x63, 0x6F, 0x66, 0x66, 0x65, 0x65, 0x0A]).write(to: csv)  // "café,coffee" in cp1252
+                let latin = try run(["glossary", "import", csv.path], env: env)
+                #expect(latin.status == 1 && latin.stderr.contains("terms.csv is not UTF-8 text; save it as \"CSV UTF-8\" (Excel) or convert it"))
+                let missingFile = try run(["glossary", "import", dir.appendingPathComponent("nope.csv").path], env: env)
+                #expect(missingFile.status == 1 && missingFile.stderr.contains("cannot read") && missingFile.stderr.contains("nope.csv ("))
+                let samePair = try run(["glossary", "export", "--from", "en"], env: env)
+                #expect(samePair.status == 64 && samePair.stderr.contains("glossary en→en translates a language into itself"))
+                #expect(try run(["glossary", "export", "--to", "fr"], env: env).stderr.contains("note: the glossary uk→fr holds no terms"))
+                // Settings of other commands do not stop the glossary (or status) commands.
+                var unrelated = env
+                unrelated["HASHTAGS"] = "drop"
+                #expect(try run(["glossary", "export"], env: unrelated).status == 0)
+                #expect(try run(["status"], env: unrelated).status == 0)
                 let unpaired = try run(["glossary", "export"], env: ["DATABASE_URL": url, "TARGET_LANG": "en"])
                 #expect(unpaired.status == 64)
                 #expect(unpaired.stderr.contains("glossary needs the source language: pass --from uk or set SOURCE_LANG"))

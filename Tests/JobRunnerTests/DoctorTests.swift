@@ -50,6 +50,13 @@ import Core
             #expect(lines[2].hasPrefix("✗ configuration — TARGET_LANG is not set"))
             #expect(lines[3].hasPrefix("✓ database reachable (PostgreSQL 18."))
             #expect(lines[5] == "✓ pgvector 0.8.2 enabled")
+            // A wrong value (not a missing one) still leaves the database checked.
+            let fake = try FakeBotAPI()
+            var bad = env(url, fake)
+            bad["HASHTAGS"] = "drop"
+            let wrong = try doctor(bad).stdout.split(separator: "\n").map(String.init)
+            #expect(wrong.first == "✗ configuration — HASHTAGS=drop is not a policy; use keep (the default) or translate")
+            #expect(wrong.dropFirst().first?.hasPrefix("✓ database reachable (PostgreSQL 18.") == true)
         }
     }
 

@@ -126,20 +126,35 @@ public struct Config: Sendable {
         return try validate(merged, problems: problems, redactor: redactor)
     }
 
-    /// What `migrate` needs: only the database and the log level.
+    /// Registers every secret among `values` before anything can print them: keys both as given and as used
+    /// (trimmed), and passwords inside API base URLs.
+    static func registerSecrets(_ values: [String: String], with redactor: SecretRedactor) {
+        for name in ["ANTHROPIC_API_KEY", "OPENAI_API_KEY", "TELEGRAM_BOT_TOKEN"] {
+            if let key = values[name] {
+                redactor.register(key)
+                redactor.register(key.trimmingWhitespace())
+            }
+        }
+        for name in ["ANTHROPIC_BASE_URL", "OPENAI_BASE_URL"] {
+            if let url = values[name] { ConnectionString.suspectedPasswords(in: url).forEach(redactor.register) }
+        }
+    }
+
+    /// What `migrate`, `status`, `report`, `glossary` and the database checks of `doctor` need: only the
+    /// database and the log level, so a bad value elsewhere (the reason a worker is down) never stops them.
     public static func loadDatabaseSettings(
         environment: [String: String] = ProcessInfo.processInfo.environment,
         directory: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
         redactor: SecretRedactor = .shared
     ) throws(ValidationError) -> (database: ConnectionString, logLevel: LogLevel) {
-        var (merged, problems) = mergedValues(environment: environment, directory: directory)
-        // Fill the route variables so only the database settings can fail.
-        merged["SRC_CHANNEL"] = "export:-"
-        merged["DST_CHANNEL"] = "files:-"
-        merged["TARGET_LANG"] = "en"
-        merged["ANTHROPIC_API_KEY"] = nil
-        merged["TELEGRAM_BOT_TOKEN"] = nil
-        let config = try validate(merged, problems: problems, redactor: redactor)
+        let (merged, problems) = mergedValues(environment: environment, directory: directory)
+        registerSecrets(merged, with: redactor)
+        // Only the database settings, with the route variables filled in, so nothing else can fail.
+        var values = merged.filter { $0.key == "DATABASE_URL" || $0.key == "LOG_LEVEL" }
+        values["SRC_CHANNEL"] = "export:-"
+        values["DST_CHANNEL"] = "files:-"
+        values["TARGET_LANG"] = "en"
+        let config = try validate(values, problems: problems, redactor: redactor)
         return (config.databaseURL, config.logLevel)
     }
 
@@ -177,17 +192,7 @@ public struct Config: Sendable {
             return value
         }
 
-        // Register secrets before anything can print them.
-        // Both as given and as used (trimmed), so neither form can reach a log line.
-        for name in ["ANTHROPIC_API_KEY", "OPENAI_API_KEY"] {
-            if let key = values[name] {
-                redactor.register(key)
-                redactor.register(key.trimmingWhitespace())
-            }
-        }
-        if let baseURL = values["OPENAI_BASE_URL"] { ConnectionString.suspectedPasswords(in: baseURL).forEach(redactor.register) }
-        if let token = values["TELEGRAM_BOT_TOKEN"] { redactor.register(token) }
-        if let baseURL = values["ANTHROPIC_BASE_URL"] { ConnectionString.suspectedPasswords(in: baseURL).forEach(redactor.register) }
+        registerSecrets(values, with: redactor)
 
         var database: ConnectionString?
         if let url = required("DATABASE_URL", "postgres://user:password@host:5432/postgres?sslmode=require") {

@@ -63,7 +63,7 @@ public struct Glossary: Sendable, Hashable {
             if fields.allSatisfy(\.isEmpty) { continue }
             if index == 0, fields.first?.lowercased() == "source" { continue }
             guard fields.count == 2 || fields.count == 3 else {
-                throw CSVError(description: "row \(line) has \(fields.count) fields; each row is source,target or source,target,note")
+                throw CSVError(description: "row \(line) has \(fields.count) field\(fields.count == 1 ? "" : "s"); each row is source,target or source,target,note")
             }
             guard !fields[0].isEmpty, !fields[1].isEmpty else {
                 throw CSVError(description: "row \(line) has an empty term; both source and target are required")

@@ -15,7 +15,9 @@ public enum CommandLineTool {
         do {
             invocation = try Invocation.parse(arguments)
         } catch {
-            printError(error.description + "\n" + "Run `JobRunner --help` for usage.")
+            // Point at the command's own help when the command itself was understood.
+            let command = arguments.first { Invocation.Command(rawValue: $0) != nil }
+            printError(error.description + "\n" + "Run `JobRunner \(command.map { "\($0) " } ?? "")--help` for usage.")
             return .usage
         }
         guard let command = invocation.command else {
@@ -58,7 +60,7 @@ public enum CommandLineTool {
             let config = try Config.load()
             let logger = Logger(level: config.logLevel).with("job", command.rawValue)
             logger.info("starting", ["environment": RuntimeEnvironment.detect().description, "routes_source": config.defaultRoute.source.description,
-                                     "destination": config.defaultRoute.destination.description])
+                                     "destination": config.defaultRoute.destination.description, "translator": config.translation.provider.rawValue])
             let stop = StopSignal()
             let signals = installSignalHandlers(stop, logger: logger)
             defer { withExtendedLifetime(signals) {} }

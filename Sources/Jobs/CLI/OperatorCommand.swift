@@ -45,25 +45,37 @@ enum OperatorCommand {
     /// `glossary import FILE` / `glossary export [FILE]` for the pair `--from`/`--to` (SOURCE_LANG/TARGET_LANG).
     static func glossary(_ invocation: Invocation, store: MirrorStore) async throws -> ExitCode {
         let values = Config.values(["SOURCE_LANG", "TARGET_LANG"])
-        guard let from = invocation.from ?? values["SOURCE_LANG"].flatMap(LanguageCode.init) else {
-            CommandLineTool.printError("glossary needs the source language: pass --from uk or set SOURCE_LANG")
+        let from = invocation.from ?? values["SOURCE_LANG"].flatMap(LanguageCode.init)
+        let to = invocation.to ?? values["TARGET_LANG"].flatMap(LanguageCode.init)
+        guard let from, let to else {
+            let missing = [from == nil ? "the source language: pass --from uk or set SOURCE_LANG" : nil,
+                           to == nil ? "the target language: pass --to en or set TARGET_LANG" : nil].compactMap { $0 }
+            CommandLineTool.printError("glossary needs " + missing.joined(separator: ", and "))
             return .usage
         }
-        guard let to = invocation.to ?? values["TARGET_LANG"].flatMap(LanguageCode.init) else {
-            CommandLineTool.printError("glossary needs the target language: pass --to en or set TARGET_LANG")
+        guard from != to else {
+            CommandLineTool.printError("glossary \(from)→\(to) translates a language into itself; give two different languages")
             return .usage
         }
         switch invocation.glossaryAction! {
         case .import:
             let path = invocation.file!
             // `-` is stdin, so a file on the operator's machine reaches a one-off dyno: `heroku run --no-tty … - < terms.csv`.
-            guard let data = path == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: path) else {
-                CommandLineTool.printError("cannot read \(path); give the path of a CSV file with rows source,target[,note]")
+            let data: Data
+            do {
+                data = path == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: path))
+            } catch {
+                let reason = (error as NSError).localizedDescription
+                CommandLineTool.printError("cannot read \(path) (\(reason)); give the path of a CSV file with rows source,target[,note]")
+                return .failure
+            }
+            guard let text = String(data: data, encoding: .utf8) else {
+                CommandLineTool.printError("\(path) is not UTF-8 text; save it as \"CSV UTF-8\" (Excel) or convert it, e.g. iconv -f cp1252 -t utf-8; nothing was imported")
                 return .failure
             }
             let parsed: Glossary
             do {
-                parsed = try Glossary.parseCSV(String(decoding: data, as: UTF8.self))
+                parsed = try Glossary.parseCSV(text)
             } catch {
                 CommandLineTool.printError("\(path): \(error.description); nothing was imported")
                 return .failure
@@ -76,7 +88,9 @@ enum OperatorCommand {
             let total = try await store.importGlossary(parsed, from: from, to: to, replace: invocation.replace)
             write("imported \(parsed.terms.count) term(s) for \(from)→\(to); the glossary now holds \(total)\n")
         case .export:
-            let csv = try await store.glossary(from: from, to: to).csv()
+            let glossary = try await store.glossary(from: from, to: to)
+            if glossary.isEmpty { FileHandle.standardError.write(Data("note: the glossary \(from)→\(to) holds no terms\n".utf8)) }
+            let csv = glossary.csv()
             if let path = invocation.file {
                 guard FileManager.default.createFile(atPath: path, contents: Data(csv.utf8)) else {
                     CommandLineTool.printError("cannot write \(path); choose a writable path")

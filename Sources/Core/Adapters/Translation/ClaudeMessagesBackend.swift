@@ -31,7 +31,8 @@ public struct ClaudeMessagesBackend: ModelBackend {
     public func complete(system: String, user: String, maxTokens: Int, cacheSystemPrompt: Bool) async throws -> ModelReply {
         let body = Self.body(model: settings.model, system: system, user: user, maxTokens: maxTokens, cache: cacheSystemPrompt, stream: maxTokens > Self.streamAbove)
         let request = try HTTPRequest.json(settings.baseURL + "/v1/messages", body, headers: headers, timeout: timeout)
-        let (response, requests) = try await retry.send(request, over: http, logger: logger, service: "anthropic", classify: Self.classify)
+        let (response, requests) = try await retry.send(request, over: http, logger: logger, service: "anthropic",
+                                                           unreachable: "check ANTHROPIC_BASE_URL and the network", classify: Self.classify)
         do {
             let message: MessagesResponse
             if response[header: "content-type"]?.hasPrefix("text/event-stream") == true {

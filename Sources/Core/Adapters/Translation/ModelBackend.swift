@@ -62,18 +62,20 @@ public struct APIRetryPolicy: Sendable {
     /// - Parameter classify: the error for a non-retryable status (401 fatal, 400 rejected…).
     /// - Returns: the 2xx response and the number of requests made. A thrown ``TranslationError`` carries the
     ///   request count in its usage.
+    /// - Parameter unreachable: what to check when the server could not be reached at all, added to the error.
     /// - Parameter idempotent: `false` for a request that must not be made twice (creating a batch): then
     ///   only answers that mean it was not processed (429, 529) and connections that never reached the server
     ///   are retried, and a timeout or 5xx ends the attempts.
     public func send(
         _ request: HTTPRequest, over http: any HTTPTransport, logger: Logger, service: String, idempotent: Bool = true,
-        classify: (HTTPResponse) -> TranslationError
+        unreachable: String? = nil, classify: (HTTPResponse) -> TranslationError
     ) async throws -> (HTTPResponse, Int) {
         var attempt = 0
         while true {
             attempt += 1
             let wait: Duration
             let failure: String
+            var hint = ""
             do {
                 let response = try await http.send(request)
                 if (200..<300).contains(response.status) { return (response, attempt) }
@@ -97,11 +99,12 @@ public struct APIRetryPolicy: Sendable {
                     throw TranslationError(.transient, "\(error.description); not repeated, as it may have been processed", usage: TokenUsage(requests: attempt))
                 }
                 failure = error.description
+                if error.code == .connectionFailed, let unreachable { hint = "; \(unreachable)" }
                 wait = backoff(attempt: attempt)
                 logger.warning("\(service) request failed; retrying", ["error": error, "attempt": attempt])
             }
             guard attempt < maxAttempts else {
-                throw TranslationError(.transient, "\(failure) after \(attempt) attempts", usage: TokenUsage(requests: attempt))
+                throw TranslationError(.transient, "\(failure) after \(attempt) attempt\(attempt == 1 ? "" : "s")\(hint)", usage: TokenUsage(requests: attempt))
             }
             guard wait <= maxWait else {
                 throw TranslationError(.transient, "\(failure); asked to wait \(wait), longer than \(maxWait)", usage: TokenUsage(requests: attempt))

@@ -40,7 +40,8 @@ public struct OpenAIChatBackend: ModelBackend {
         let body = ChatRequest(model: settings.model, messages: [.init(role: "system", content: system), .init(role: "user", content: user)], maxTokens: maxTokens)
         let headers = settings.apiKey.map { [("authorization", "Bearer \($0)")] } ?? []
         let request = try HTTPRequest.json(settings.baseURL + "/v1/chat/completions", body, headers: headers, timeout: timeout)
-        let (response, requests) = try await retry.send(request, over: http, logger: logger, service: "chat-completions", classify: Self.classify)
+        let (response, requests) = try await retry.send(request, over: http, logger: logger, service: "chat-completions",
+                                                           unreachable: "check that a server runs at OPENAI_BASE_URL", classify: Self.classify)
         guard let answer = try? JSONDecoder().decode(ChatResponse.self, from: response.body), let choice = answer.choices.first else {
             throw TranslationError(.transient, "the chat-completions server returned an unreadable body (HTTP \(response.status))", usage: TokenUsage(requests: requests))
         }
