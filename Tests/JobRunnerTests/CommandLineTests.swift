@@ -198,6 +198,7 @@ import Core
                 #expect(summary.count == 1)
                 #expect(summary.first?.contains("summary=\"outcome=ok batched=0 edited=0 edits_published=0 failed=0 fetch_held=0 fetched=10 in_flight=0 parked=0 publish_held=0 published=10 resting=0 rollup_days=") == true)
                 #expect(summary.first?.contains(" translated=6 waiting=0\"") == true)
+                #expect(first.stdout.contains("msg=starting job=all") && first.stdout.contains("translator=pseudo"))
                 #expect(summary.first?.contains("duration_s=") == true)
                 #expect(first.stdout.split(separator: "\n").allSatisfy { $0.hasPrefix("ts=") })
                 let journal = try String(contentsOf: dir.appendingPathComponent("out/publications.jsonl"), encoding: .utf8)

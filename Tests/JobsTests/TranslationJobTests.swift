@@ -235,6 +235,11 @@ import TestSupport
                                                                           configure: { $0.translation.sourceLanguage = LanguageCode("ru") }))
             #expect(again["translated"] == 1)
             #expect(try await h.count("SELECT (detail->>'glossary_hits')::int AS n FROM mirror.events WHERE kind = 'translated' AND post_id = $1", [Int64(parkedID)]) == 1)
+            #expect(h.logs.lines.contains { $0.contains("msg=glossary") && $0.contains("pair=ru→en terms=1") })
+            // The offline translator cannot apply a glossary, and says so instead of ignoring it silently.
+            try await h.database.withConnection { conn in try conn.query("DELETE FROM mirror.translations") }
+            _ = try await TranslatePendingJob().run(try h.context(export: Paths.sampleExport, configure: { $0.translation.sourceLanguage = LanguageCode("ru") }))
+            #expect(h.logs.lines.contains { $0.contains("this translator does not apply the glossary") && $0.contains("translator=pseudo") })
         }
     }
 }
